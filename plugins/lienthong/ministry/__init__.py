@@ -1,0 +1,1 @@
+"""The Ministry of Public Security population API: client hook and demo server."""

@@ -1,0 +1,1 @@
+"""Write-audit-publish: staging, validation, publishing, watermarks, audit."""

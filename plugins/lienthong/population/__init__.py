@@ -1,0 +1,1 @@
+"""The population dataset: contract, personal IDs, demo generator."""

@@ -1,0 +1,1 @@
+"""The shared PostgreSQL warehouse: connection, embedded server, migrations."""
