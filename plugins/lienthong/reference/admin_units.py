@@ -19,9 +19,12 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 SOURCE_PACKAGE = "vietnamadminunits"
+
+# A converter key: "province_district_commune" for old communes, (province, commune) for new.
+_Key = TypeVar("_Key", str, tuple[str, str])
 
 # Dataset names, in the order the ref tables must be filled (parents before children);
 # each is the name of its table in the `ref` schema.
@@ -132,6 +135,15 @@ def _converter_pairs(
                 yield province_key, part["newWardKey"], old_key
 
 
+def _unique_keys(items: Iterable[tuple[_Key, str]]) -> dict[_Key, str]:
+    """Converter key -> code; a key naming two communes would make the conversion ambiguous."""
+    codes: dict[_Key, str] = {}
+    for key, code in items:
+        if codes.setdefault(key, code) != code:
+            raise ReferenceDataError(f"converter key {key!r} names two communes")
+    return codes
+
+
 @functools.cache
 def commune_conversion() -> tuple[tuple[str, str], ...]:
     """(legacy_commune_code, commune_code) pairs, sorted: where each pre-2025 commune went.
@@ -140,19 +152,19 @@ def commune_conversion() -> tuple[tuple[str, str], ...]:
     mean it was split. The package's converter is keyed by normalised names, not codes; the
     keys are resolved to codes through the same package's unit tables (docs/REFERENCE.md).
     """
-    new_codes = {
-        (province_key, commune_key): code
+    new_codes = _unique_keys(
+        ((province_key, commune_key), code)
         for province_key, commune_key, code in _query(
             "SELECT provinceKey, wardKey, wardCode FROM admin_units"
         )
-    }
-    legacy_codes = {
-        f"{province_key}_{district_key}_{commune_key}": code
+    )
+    legacy_codes = _unique_keys(
+        (f"{province_key}_{district_key}_{commune_key}", code)
         for province_key, district_key, commune_key, code in _query(
             "SELECT provinceKey, districtKey, wardKey, wardCode FROM admin_units_legacy"
             " WHERE wardCode IS NOT NULL"
         )
-    }
+    )
     converter = json.loads((_package_data_dir() / "converter_2025.json").read_text("utf-8"))
     pairs: set[tuple[str, str]] = set()
     for province_key, commune_key, old_key in _converter_pairs(converter):
