@@ -1,0 +1,296 @@
+"""Audit: run a dataset's Great Expectations suites on a staged batch, in the warehouse.
+
+Two suites per dataset: ``batch.json`` runs on every row received (batch-level
+rules, which hold the batch) and ``rows.json`` on the rows left after collapsing
+duplicates (row-level rules, which quarantine or flag). Each expectation names
+its rule in ``meta`` (rule_id, dimension, level, action). GX reports how many
+rows fail; the rows themselves come back by key with set-based SQL: GX's own
+``unexpected_index_query`` for built-in column expectations, and the
+expectation's ``unexpected_rows_query`` for SQL rules. Findings, rule results
+and pass rates per dimension go to the audit schema; a failed batch-level rule,
+or a dimension under its threshold, puts the batch on hold.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from lienthong.pipeline import batches
+from lienthong.pipeline.dataset import DIMENSIONS, Dataset
+
+log = logging.getLogger(__name__)
+
+SUITES = {"batch": "received", "rows": "rows"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What validation decided for a batch."""
+
+    batch_no: int
+    status: str  # "validated" or "held"
+    hold_reasons: list[str]
+    pass_rates: dict[str, float]
+    failed_rules: dict[str, int]  # rule id → failing rows (or observed value for batch rules)
+
+
+def load_suite(path: Path, mode: str) -> tuple[str, list]:
+    """A suite file as GX expectations, keeping only those that apply to this extraction mode."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    expectations = []
+    for number, item in enumerate(spec["expectations"]):
+        meta = dict(item["meta"])
+        for field in ("rule_id", "dimension", "level", "action"):
+            if field not in meta:
+                raise ValueError(f"{path}: expectation {number} has no meta.{field}")
+        if mode not in meta.get("modes", [mode]):
+            continue
+        meta["expectation_no"] = number
+        config = ExpectationConfiguration(
+            type=item["type"], kwargs=item["kwargs"], meta=meta, description=item["description"]
+        )
+        expectations.append(config.to_domain_obj())
+    return spec["name"], expectations
+
+
+def _view(dataset: Dataset, batch_no: int, kind: str) -> str:
+    return f"{dataset.name}_b{batch_no}_{kind}"
+
+
+def _create_views(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:
+    table = sql.Identifier(*dataset.staging_table.split("."))
+    for kind, condition in (("received", "TRUE"), ("rows", "collapsed IS NULL")):
+        conn.execute(
+            sql.SQL(
+                "CREATE OR REPLACE VIEW staging.{} AS SELECT * FROM {} WHERE batch_no = {} AND {}"
+            ).format(
+                sql.Identifier(_view(dataset, batch_no, kind)),
+                table,
+                sql.Literal(batch_no),
+                sql.SQL(condition),
+            )
+        )
+
+
+def _drop_views(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:
+    for kind in ("received", "rows"):
+        conn.execute(
+            sql.SQL("DROP VIEW IF EXISTS staging.{}").format(
+                sql.Identifier(_view(dataset, batch_no, kind))
+            )
+        )
+
+
+def run_suites(
+    sqlalchemy_url: str, dataset: Dataset, batch: dict[str, Any]
+) -> list[tuple[str, Any]]:
+    """Run both suites with GX; return (view name, validation result) per suite."""
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    source = context.data_sources.add_sql("warehouse", connection_string=sqlalchemy_url)
+    parameters = {**dataset.suite_parameters(batch), "announced_total": batch["announced_total"]}
+    results = []
+    for suite_file, kind in SUITES.items():
+        view = _view(dataset, batch["batch_no"], kind)
+        name, expectations = load_suite(dataset.suites_dir / f"{suite_file}.json", batch["mode"])
+        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+        asset = source.add_table_asset(view, table_name=view, schema_name="staging")
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(
+                name=f"{name}.{batch['batch_no']}",
+                data=asset.add_batch_definition_whole_table("batch"),
+                suite=suite,
+            )
+        )
+        result = definition.run(
+            expectation_parameters=parameters,
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": ["row_no"],
+                "partial_unexpected_count": 0,
+            },
+        )
+        results.append((view, result))
+    return results
+
+
+def _failing_rows_sql(expectation_type: str, kwargs: dict, result: dict, view: str) -> str:
+    """SQL selecting (row_no, offending value) of every failing row of one expectation."""
+    if expectation_type == "unexpected_rows_expectation":
+        query = kwargs["unexpected_rows_query"].replace("{batch}", f"staging.{view}")
+        return f"SELECT q.row_no, NULL::text FROM ({query}) q"
+    query = result.get("unexpected_index_query")
+    if not isinstance(query, str):
+        raise RuntimeError(f"GX gave no unexpected_index_query for {expectation_type}")
+    return f"SELECT q.row_no, q.{kwargs['column']}::text FROM ({query.rstrip().rstrip(';')}) q"
+
+
+def record_results(
+    conn: psycopg.Connection, batch_no: int, results: list[tuple[str, Any]]
+) -> dict[str, int]:
+    """Write rule results and findings for a batch (replacing an earlier run's); return failures by rule."""
+    for table in ("audit.findings", "audit.rule_results", "audit.dimension_scores"):
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE batch_no = %s").format(sql.Identifier(*table.split("."))),
+            (batch_no,),
+        )
+    failed: dict[str, int] = {}
+    for view, suite_result in results:
+        for item in suite_result.results:
+            config = item.expectation_config
+            meta, result = config.meta, item.result or {}
+            unexpected = result.get("unexpected_count", result.get("observed_value"))
+            if meta["level"] == "row" and config.type == "unexpected_rows_expectation":
+                unexpected = result.get("observed_value")
+            conn.execute(
+                """INSERT INTO audit.rule_results (batch_no, expectation_no, rule_id, dimension, level,
+                       action, expectation, description, success, element_count, unexpected_count,
+                       observed_value)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                (
+                    batch_no,
+                    meta["expectation_no"] + (1000 if meta["level"] == "batch" else 0),
+                    meta["rule_id"],
+                    meta["dimension"],
+                    meta["level"],
+                    meta["action"],
+                    config.type,
+                    config.description,
+                    bool(item.success),
+                    result.get("element_count"),
+                    unexpected if isinstance(unexpected, int) else None,
+                    None if "observed_value" not in result else str(result["observed_value"]),
+                ),
+            )
+            if item.exception_info and item.exception_info.get("raised_exception"):
+                raise RuntimeError(
+                    f"rule {meta['rule_id']} ({config.type}) could not run: "
+                    f"{item.exception_info.get('exception_message')}"
+                )
+            if item.success:
+                continue
+            failed[meta["rule_id"]] = failed.get(meta["rule_id"], 0) + (
+                unexpected if isinstance(unexpected, int) else 1
+            )
+            if meta["level"] != "row":
+                continue
+            select = _failing_rows_sql(config.type, config.kwargs, result, view)
+            # %% because the GX-built SQL is passed through psycopg's parameter formatting.
+            conn.execute(
+                f"""INSERT INTO audit.findings (batch_no, row_no, rule_id, dimension, action, reason)
+                    SELECT %(b)s, f.row_no, %(rule)s, %(dim)s, %(action)s,
+                           %(desc)s || coalesce(' (got ' || quote_literal(f.value) || ')', '')
+                    FROM ({select.replace("%", "%%")}) AS f(row_no, value)
+                    ON CONFLICT (batch_no, row_no, rule_id)
+                    DO UPDATE SET reason = audit.findings.reason || '; ' || EXCLUDED.reason""",
+                {
+                    "b": batch_no,
+                    "rule": meta["rule_id"],
+                    "dim": meta["dimension"],
+                    "action": meta["action"],
+                    "desc": config.description,
+                },
+            )
+    return failed
+
+
+def score_dimensions(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> dict[str, float]:
+    """Pass rate per dimension: the share of checked rows failing no quarantine rule of it."""
+    table = sql.Identifier(*dataset.staging_table.split("."))
+    checked = conn.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE batch_no = %s AND collapsed IS NULL").format(table),
+        (batch_no,),
+    ).fetchone()[0]
+    failed = dict(
+        conn.execute(
+            """SELECT dimension, count(DISTINCT row_no) FROM audit.findings
+               WHERE batch_no = %s AND action = 'quarantine' GROUP BY dimension""",
+            (batch_no,),
+        ).fetchall()
+    )
+    rates = {}
+    for dimension in DIMENSIONS:
+        rows_failed = failed.get(dimension, 0)
+        rate = 1.0 if checked == 0 else 1 - rows_failed / checked
+        rates[dimension] = rate
+        conn.execute(
+            """INSERT INTO audit.dimension_scores (batch_no, dimension, rows_checked, rows_failed,
+                   pass_rate, threshold) VALUES (%s, %s, %s, %s, %s, %s)""",
+            (batch_no, dimension, checked, rows_failed, rate, dataset.thresholds[dimension]),
+        )
+    return rates
+
+
+def validate(
+    conn: psycopg.Connection, sqlalchemy_url: str, dataset: Dataset, batch_no: int
+) -> Outcome:
+    """Validate a staged batch; mark it validated or held. Rerunning gives the same outcome."""
+    started = time.monotonic()
+    batch = batches.get(conn, batch_no=batch_no)
+    if batch["status"] not in ("staged", "validated", "held"):
+        raise batches.BatchError(
+            f"{dataset.name} batch {batch_no} is {batch['status']}; only a staged batch can be validated"
+        )
+    with conn.transaction():
+        _create_views(conn, dataset, batch_no)
+    try:
+        results = run_suites(sqlalchemy_url, dataset, batch)
+        with conn.transaction():
+            failed = record_results(conn, batch_no, results)
+            rates = score_dimensions(conn, dataset, batch_no)
+            reasons = [
+                f"{dataset.name}: rule {r['rule_id']} ({r['dimension']}) failed: {r['description']}"
+                f" (observed {r['observed_value']})"
+                for r in _failed_batch_rules(conn, batch_no)
+            ]
+            for dimension, rate in rates.items():
+                if rate < dataset.thresholds[dimension]:
+                    worst = _worst_rule(conn, batch_no, dimension)
+                    reasons.append(
+                        f"{dataset.name}: dimension {dimension} pass rate {rate:.2%} is below "
+                        f"{dataset.thresholds[dimension]:.0%} (most failures: rule {worst})"
+                    )
+            status = "held" if reasons else "validated"
+            batches.update(
+                conn,
+                batch_no,
+                status=status,
+                hold_reason="\n".join(reasons) or None,
+                timing=("validate", time.monotonic() - started),
+            )
+    finally:
+        with conn.transaction():
+            _drop_views(conn, dataset, batch_no)
+    log.info("%s batch %s %s; pass rates %s", dataset.name, batch_no, status, rates)
+    return Outcome(batch_no, status, reasons, rates, failed)
+
+
+def _failed_batch_rules(conn: psycopg.Connection, batch_no: int) -> list[dict]:
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            """SELECT rule_id, dimension, description, observed_value FROM audit.rule_results
+               WHERE batch_no = %s AND level = 'batch' AND NOT success ORDER BY expectation_no""",
+            (batch_no,),
+        ).fetchall()
+
+
+def _worst_rule(conn: psycopg.Connection, batch_no: int, dimension: str) -> str:
+    row = conn.execute(
+        """SELECT rule_id FROM audit.findings WHERE batch_no = %s AND dimension = %s
+           AND action = 'quarantine' GROUP BY rule_id ORDER BY count(*) DESC, rule_id LIMIT 1""",
+        (batch_no, dimension),
+    ).fetchone()
+    return row[0] if row else "none"

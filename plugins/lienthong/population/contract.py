@@ -1,0 +1,213 @@
+"""The population item contract (SOURCES.md §1) and its staging form.
+
+``prepare`` turns one API item into one staging row: automatic fixes applied
+(P-K1 canonical text, P-K4 padded codes, P-L3 whole remaps) and recorded with
+their original values, typed columns parsed where the text is valid, and the
+item kept exactly as received. Rules that quarantine or hold are not decided
+here: they are the Great Expectations suites in ``expectations/population``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from lienthong.reference.address_codes import AddressCodes, address_codes
+from lienthong.text.vietnamese import name_defect, normalise_text
+
+ADDRESS_FIELDS = ("province_code", "commune_code", "detail")
+
+#: Every documented field of a citizen item.
+DOCUMENTED_FIELDS = (
+    "personal_id",
+    "full_name",
+    "date_of_birth",
+    "sex",
+    "ethnicity_code",
+    "nationality",
+    "permanent_address",
+    "current_address",
+    "household_id",
+    "marital_status",
+    "date_of_death",
+    "updated_at",
+)
+
+#: Staging columns filled by ``prepare``, in COPY order.
+STAGING_COLUMNS = (
+    "row_no",
+    "personal_id",
+    "pid_birth_province",
+    "full_name",
+    "full_name_defect",
+    "date_of_birth",
+    "dob",
+    "sex",
+    "ethnicity_code",
+    "nationality",
+    "perm_province_code",
+    "perm_commune_code",
+    "perm_detail",
+    "cur_province_code",
+    "cur_commune_code",
+    "cur_detail",
+    "household_id",
+    "marital_status",
+    "date_of_death",
+    "dod",
+    "updated_at",
+    "updated_ts",
+    "missing_fields",
+    "extra",
+    "payload",
+    "content_hash",
+)
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TWELVE_DIGITS = re.compile(r"^\d{12}$")
+_CODE_WIDTH = {"province_code": 2, "commune_code": 5}
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One automatic repair of one field, with the value as received."""
+
+    rule_id: str
+    field: str
+    original: str | None
+    fixed: str | None
+
+
+def _text(value: Any) -> str | None:
+    """A scalar as text; None, and empty strings, as None."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if text.strip() else None
+
+
+def _pad(value: str | None, width: int) -> str | None:
+    """P-K4: a numeric code shorter than its width, zero-padded; anything else unchanged."""
+    if value is not None and value.isdigit() and len(value) < width:
+        return value.zfill(width)
+    return value
+
+
+def parse_date(value: str | None) -> date | None:
+    """A real calendar date in YYYY-MM-DD form, else None."""
+    if value is None or not _ISO_DATE.match(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """An RFC 3339 timestamp with an offset, else None."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+class Preparer:
+    """Prepares items of one batch; holds the reference lookups it needs."""
+
+    def __init__(self, codes: AddressCodes | None = None) -> None:
+        self.codes = codes or address_codes()
+
+    def prepare(self, row_no: int, item: dict[str, Any]) -> tuple[tuple, list[Fix]]:
+        """One item → (staging row in ``STAGING_COLUMNS`` order, fixes applied)."""
+        fixes: list[Fix] = []
+
+        def fix_text(field: str, value: Any, rule_id: str, repaired: str | None) -> str | None:
+            original = None if value is None else str(value)
+            if repaired != original:
+                fixes.append(Fix(rule_id, field, original, repaired))
+            return repaired
+
+        full_name = fix_text(
+            "full_name", item.get("full_name"), "P-K1", normalise_text(_text(item.get("full_name")))
+        )
+        ethnicity = _text(item.get("ethnicity_code"))
+        ethnicity = fix_text("ethnicity_code", ethnicity, "P-K4", _pad(ethnicity, 2))
+        addresses = {}
+        for prefix, key in (("perm", "permanent_address"), ("cur", "current_address")):
+            raw = item.get(key)
+            address = raw if isinstance(raw, dict) else {}
+            detail = fix_text(
+                f"{key}.detail",
+                address.get("detail"),
+                "P-K1",
+                normalise_text(_text(address.get("detail"))),
+            )
+            codes = {}
+            for name, width in _CODE_WIDTH.items():
+                value = _text(address.get(name))
+                value = value.strip() if value else value
+                codes[name] = fix_text(
+                    f"{key}.{name}", address.get(name), "P-K4", _pad(value, width)
+                )
+            remap = self.codes.legacy_remap(codes["province_code"], codes["commune_code"])
+            if remap is not None and remap.whole:
+                province, commune = remap.targets[0]
+                fixes.append(Fix("P-L3", f"{key}.province_code", codes["province_code"], province))
+                fixes.append(Fix("P-L3", f"{key}.commune_code", codes["commune_code"], commune))
+                codes = {"province_code": province, "commune_code": commune}
+            addresses[prefix] = (codes["province_code"], codes["commune_code"], detail)
+
+        personal_id = _text(item.get("personal_id"))
+        date_of_birth = _text(item.get("date_of_birth"))
+        date_of_death = _text(item.get("date_of_death"))
+        updated_at = _text(item.get("updated_at"))
+        extra = {k: v for k, v in item.items() if k not in DOCUMENTED_FIELDS}
+        fixed_record = {
+            "personal_id": personal_id,
+            "full_name": full_name,
+            "date_of_birth": date_of_birth,
+            "sex": _text(item.get("sex")),
+            "ethnicity_code": ethnicity,
+            "nationality": _text(item.get("nationality")),
+            "addresses": addresses,
+            "household_id": _text(item.get("household_id")),
+            "marital_status": _text(item.get("marital_status")),
+            "date_of_death": date_of_death,
+            "updated_at": updated_at,
+            "extra": extra,
+        }
+        content_hash = hashlib.md5(
+            json.dumps(fixed_record, sort_keys=True, ensure_ascii=False, default=str).encode()
+        ).hexdigest()
+        row = (
+            row_no,
+            personal_id,
+            personal_id[:3] if personal_id and _TWELVE_DIGITS.match(personal_id) else None,
+            full_name,
+            name_defect(full_name) if full_name else None,
+            date_of_birth,
+            parse_date(date_of_birth),
+            fixed_record["sex"],
+            ethnicity,
+            fixed_record["nationality"],
+            *addresses["perm"],
+            *addresses["cur"],
+            fixed_record["household_id"],
+            fixed_record["marital_status"],
+            date_of_death,
+            parse_date(date_of_death),
+            updated_at,
+            parse_timestamp(updated_at),
+            [f for f in DOCUMENTED_FIELDS if f not in item],
+            extra or None,
+            item,
+            content_hash,
+        )
+        return row, fixes

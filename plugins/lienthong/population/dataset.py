@@ -1,0 +1,68 @@
+"""The population dataset for the shared write-audit-publish mechanism."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cache
+from typing import Any
+
+from lienthong.pipeline.dataset import Dataset
+from lienthong.population.contract import STAGING_COLUMNS
+
+#: Rule P-L1: a full extraction's newest record may be at most this much older than the extraction.
+FRESHNESS = timedelta(hours=48)
+
+_CORE_COLUMNS = (
+    "personal_id, full_name, date_of_birth, sex, ethnicity_code, nationality, perm_province_code, "
+    "perm_commune_code, perm_detail, cur_province_code, cur_commune_code, cur_detail, household_id, "
+    "marital_status, date_of_death, extra, updated_at, batch_no"
+)
+
+# Newest updated_at wins; an equal one keeps what is there, so a rerun rewrites nothing.
+PUBLISH_SQL = f"""
+INSERT INTO core.population AS c ({_CORE_COLUMNS})
+SELECT s.personal_id, s.full_name, s.dob, s.sex, s.ethnicity_code, s.nationality,
+       s.perm_province_code, s.perm_commune_code, s.perm_detail, s.cur_province_code,
+       s.cur_commune_code, s.cur_detail, s.household_id, s.marital_status, s.dod, s.extra,
+       s.updated_ts, s.batch_no
+FROM staging.population s
+WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL
+  AND NOT EXISTS (SELECT 1 FROM quarantine.records q
+                  WHERE q.batch_no = s.batch_no AND q.row_no = s.row_no)
+ON CONFLICT (personal_id) DO UPDATE SET
+  ({_CORE_COLUMNS}) = (EXCLUDED.personal_id, EXCLUDED.full_name, EXCLUDED.date_of_birth,
+   EXCLUDED.sex, EXCLUDED.ethnicity_code, EXCLUDED.nationality, EXCLUDED.perm_province_code,
+   EXCLUDED.perm_commune_code, EXCLUDED.perm_detail, EXCLUDED.cur_province_code,
+   EXCLUDED.cur_commune_code, EXCLUDED.cur_detail, EXCLUDED.household_id, EXCLUDED.marital_status,
+   EXCLUDED.date_of_death, EXCLUDED.extra, EXCLUDED.updated_at, EXCLUDED.batch_no)
+WHERE c.updated_at < EXCLUDED.updated_at
+"""
+
+
+@cache
+def _country_codes() -> list[str]:
+    import pycountry
+
+    return sorted(country.alpha_2 for country in pycountry.countries)
+
+
+def suite_parameters(batch: dict[str, Any]) -> dict[str, Any]:
+    """Values for the population suites' $PARAMETERs."""
+    from lienthong.reference.address_codes import address_codes
+
+    return {
+        "birth_province_codes": address_codes().birth_province_codes,
+        "country_codes": _country_codes(),
+        "freshness_min": batch["extracted_at"] - FRESHNESS,
+    }
+
+
+POPULATION = Dataset(
+    name="population",
+    staging_table="staging.population",
+    staging_columns=STAGING_COLUMNS,
+    key_column="personal_id",
+    version_column="updated_ts",
+    publish_sql=PUBLISH_SQL,
+    suite_parameters=suite_parameters,
+)

