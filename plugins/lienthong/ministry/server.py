@@ -15,6 +15,10 @@ Cursors are opaque to clients: urlsafe base64 of the position in the filtered
 list plus a fingerprint of the filters. Positions, not last keys, because a
 source can send two records with the same (updated_at, personal_id) (rule
 P-K3) and a key cursor would skip one of them at a page boundary.
+
+Simplification: ``province_code`` matches the code exactly as written in the
+item's permanent address; the real service would match the current code of an
+address the source stored with pre-2025 or unpadded codes.
 """
 
 from __future__ import annotations
