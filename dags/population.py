@@ -1,0 +1,84 @@
+"""
+### population: national population API → warehouse
+
+Pulls citizen records from the Ministry of Public Security's population API
+(connection `ministry_population`), incrementally from the warehouse's
+watermark (or in full when `full` is set or no watermark exists yet), stages
+them by COPY, validates the batch with the Great Expectations suites in
+`expectations/population/` (rules P-* of shared/spec/RULES.md), then publishes
+in one transaction: valid rows to `core.population`, failing rows to
+`quarantine.records`, counts to `audit.batches`.
+
+A batch-level rule (P-S2, P-S3, P-L1) or a dimension under its pass-rate
+threshold puts the batch **on hold**: the `validate` task fails without
+retrying, naming the dataset, dimension and rule, and nothing is published.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset, Param, dag, task
+
+POPULATION_CORE = Asset("warehouse://core/population")
+
+
+@dag(
+    dag_id="population",
+    schedule="@hourly",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["lienthong", "population", "source:ministry-api"],
+    doc_md=__doc__,
+    default_args={
+        "owner": "lienthong",
+        "retries": 3,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=10),
+    },
+    params={
+        "full": Param(
+            False, type="boolean", description="Extract everything, not from the watermark"
+        )
+    },
+)
+def population():
+    @task
+    def prepare_warehouse() -> None:
+        from lienthong.population import sync
+
+        sync.prepare_warehouse()
+
+    @task
+    def extract(params=None, run_id=None) -> int:
+        from lienthong.population import sync
+
+        return sync.extract(f"population:{run_id}", full=bool(params["full"]))
+
+    @task
+    def validate(batch_no: int) -> int:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from lienthong.pipeline.batches import BatchHeld
+        from lienthong.population import sync
+
+        try:
+            sync.validate(batch_no)
+        except BatchHeld as held:  # an operator decides; retrying cannot help
+            raise AirflowFailException(str(held)) from held
+        return batch_no
+
+    @task(outlets=[POPULATION_CORE])
+    def publish(batch_no: int) -> dict[str, int]:
+        from lienthong.population import sync
+
+        return sync.publish(batch_no)
+
+    batch_no = extract()
+    prepare_warehouse() >> batch_no
+    publish(validate(batch_no))
+
+
+population()
