@@ -28,8 +28,9 @@ style allows: a syllable with a final consonant carries the mark on its last vow
 ``qu`` and ``gi`` before another vowel are initial consonants, so ``qúy`` → ``quý`` and
 ``gìa`` → ``già`` (but ``gì``, ``gìn`` keep it). Words that are not one Vietnamese syllable (two
 vowel groups such as "Êban", letters outside the Vietnamese alphabet, more than one tone mark)
-are left as they are. Placement works on letters, so NFD input, any mix of case, and all-caps
-names get the same result.
+are left as they are, and so are words in mixed case ("hoÀ", "NguyÔn": no way a syllable is
+written, and often mojibake for P-K2 to catch). Placement works on letters, so NFD input and
+lower, Title and UPPER case words get the same result.
 
 Defects (``name_defect``)
 -------------------------
@@ -46,10 +47,14 @@ Reasons, the first that applies:
     "Ä", "€", a C1 control) or "Ã"/"Â" followed by one.
   - TCVN3 (ABC fonts) read as Latin-1: "NguyÔn" (Nguyễn), "TrÇn" (Trần), "Lª" (Lê), "§inh"
     (Đinh). Most TCVN3 bytes read as symbols (¸ µ ¶ · ¹ ¨ © ª « ® ¬ §) or as Latin letters that
-    Vietnamese never uses (Ç Ñ Ö ï ñ ...); the others read as Vietnamese capitals, and in a real
-    name a capital only starts a word (or the word is all capitals), so a Latin-1 capital after
-    a small letter in the same word is mojibake too.
+    Vietnamese never uses (Ç Ñ Ö ï ñ ...); the others read as Vietnamese letters, but in the
+    wrong case (a real name's word is Title, UPPER or lower case: "NguyÔn", "HUúNH" are not) or
+    in a vowel group Vietnamese spelling does not have ("Huúnh" for Huỳnh, "NGUYÔN", "Vâ" for
+    Võ). Both tells are only read in words holding a Latin-1 letter, so ASCII spellings of
+    minority names ("Ksor", "Mlô") never trip them.
 
+  A word that is only "Ã" or "ã" (UTF-8's lead byte for à-ý; no Vietnamese word) and "Ã"/"Â"
+  before a space that was NBSP ("TÃ i" for Tài) are mojibake too.
   Any character from U+0080 to U+00FF that is not a Vietnamese letter counts as mojibake:
   Vietnamese text has no use for them, and that is how they get into it. A TCVN3 byte whose
   Latin-1 reading is itself a plausible letter (``ú`` → "ó", ``ý`` → "ý") cannot be told apart,
