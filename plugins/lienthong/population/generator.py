@@ -608,7 +608,7 @@ def generate_citizens(
     seed: int = 6,
     defect_rate: float = 0.02,
     defects: Iterable[str] | None = None,
-    now: datetime,
+    now: datetime | None = None,
     span: timedelta = timedelta(days=30),
 ) -> Iterator[GeneratedCitizen]:
     """Yield ``count`` citizens in API order, ascending (``updated_at``, ``personal_id``).
@@ -618,8 +618,11 @@ def generate_citizens(
     defect drawn uniformly from ``defects`` (default: every label of ``DEFECTS``); the
     pair defects of P-K3 use two rows, and a pair that does not fit at the end of the
     stream is left out. P-L2 rows (``updated_at`` in the future) come last. The same seed,
-    count and arguments give the same rows.
+    count and arguments give the same rows; pass ``now`` for that (it defaults to the
+    current time, to the second).
     """
+    if now is None:
+        now = datetime.now(UTC)
     labels = tuple(DEFECTS) if defects is None else tuple(defects)
     _check_arguments(count, defect_rate, labels)
     if now.tzinfo is None:
