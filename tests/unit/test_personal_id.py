@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+
 from lienthong.population.personal_id import century_sex_digit, compose_personal_id
 
 
