@@ -43,3 +43,14 @@ CREATE TABLE ref.sources (
     rows        integer NOT NULL,
     loaded_at   timestamptz NOT NULL DEFAULT now()
 );
+
+-- Pre-2025 communes that no rule can place automatically (rule P-L3): not a
+-- current code in the same province, and split among several current communes
+-- or with no known successor.
+CREATE VIEW ref.legacy_communes_to_place AS
+SELECT l.province_code, l.commune_code
+FROM ref.legacy_communes l
+WHERE NOT EXISTS (SELECT 1 FROM ref.communes c
+                  WHERE c.province_code = l.province_code AND c.commune_code = l.commune_code)
+  AND (SELECT count(*) FROM ref.commune_conversion v
+       WHERE v.legacy_commune_code = l.commune_code) <> 1;

@@ -68,6 +68,9 @@ def redact(url: str) -> str:
 
 @contextmanager
 def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
-    """A psycopg connection to the warehouse, committed on success, rolled back on error."""
+    """A psycopg connection to the warehouse in autocommit mode: each ``conn.transaction()``
+    block is a real transaction, committed when it ends (what other sessions, such as Great
+    Expectations' own connection, can see)."""
+    kwargs.setdefault("autocommit", True)
     with psycopg.connect(url or warehouse_url(), **kwargs) as conn:
         yield conn
