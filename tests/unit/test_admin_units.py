@@ -6,6 +6,7 @@ import re
 from collections import defaultdict
 
 import pytest
+
 from lienthong.reference import admin_units
 from lienthong.reference.admin_units import Commune, Province
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qs
 
 import pytest
+
 from lienthong.ministry.hook import (
     CitizenPage,
     MinistryAuthError,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+
 from lienthong.ministry.server import MinistryServer, parse_fault
 
 TOKEN = "server-token-55aa"

@@ -98,7 +98,6 @@ def run_suites(
 ) -> list[tuple[str, Any]]:
     """Run both suites with GX; return (view name, validation result) per suite."""
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
@@ -245,6 +244,9 @@ def validate(
     """Validate a staged batch; mark it validated or held. Rerunning gives the same outcome."""
     started = time.monotonic()
     batch = batches.get(conn, batch_no=batch_no)
+    if batch["status"] == "published":
+        # A rerun after publishing: the recorded outcome stands, nothing is validated again.
+        return Outcome(batch_no, "published", [], _recorded_rates(conn, batch_no), {})
     if batch["status"] not in ("staged", "validated", "held"):
         raise batches.BatchError(
             f"{dataset.name} batch {batch_no} is {batch['status']}; only a staged batch can be validated"
@@ -301,3 +303,13 @@ def _worst_rule(conn: psycopg.Connection, batch_no: int, dimension: str) -> str:
         (batch_no, dimension),
     ).fetchone()
     return row[0] if row else "none"
+
+
+def _recorded_rates(conn: psycopg.Connection, batch_no: int) -> dict[str, float]:
+    return {
+        dimension: float(rate)
+        for dimension, rate in conn.execute(
+            "SELECT dimension, pass_rate FROM audit.dimension_scores WHERE batch_no = %s",
+            (batch_no,),
+        )
+    }

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -74,3 +75,9 @@ def connect(url: str | None = None, **kwargs) -> Iterator[psycopg.Connection]:
     kwargs.setdefault("autocommit", True)
     with psycopg.connect(url or warehouse_url(), **kwargs) as conn:
         yield conn
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server URI, naming another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))

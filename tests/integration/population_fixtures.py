@@ -1,0 +1,48 @@
+"""Helpers shared by the population integration tests: a demo Ministry server and snapshots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+from lienthong.ministry.server import MinistryServer
+
+TOKEN = "integration-test-token"
+
+
+@contextmanager
+def ministry(monkeypatch, items: list[dict], **options) -> Iterator[MinistryServer]:
+    """Serve ``items`` on loopback and point the ``ministry_population`` connection at it."""
+    with MinistryServer(items, token=TOKEN, **options) as server:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_MINISTRY_POPULATION",
+            json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": "127.0.0.1",
+                    "port": server.port,
+                    "schema": "http",
+                    "password": TOKEN,
+                }
+            ),
+        )
+        yield server
+
+
+def snapshot(url: str) -> dict[str, list]:
+    """What a rerun must not change: core, quarantine, findings, fixes, batch counts, watermark."""
+    queries = {
+        "core": "SELECT * FROM core.population ORDER BY personal_id",
+        "quarantine": "SELECT batch_no, row_no, record_key, rule_ids, payload, status"
+        " FROM quarantine.records ORDER BY 1, 2",
+        "findings": "SELECT * FROM audit.findings ORDER BY 1, 2, 3",
+        "fixes": "SELECT * FROM audit.fixes ORDER BY 1, 2, 4",
+        "batches": "SELECT batch_no, batch_key, mode, status, received, fixed, published,"
+        " quarantined, collapsed FROM audit.batches ORDER BY 1",
+        "watermarks": "SELECT dataset, watermark, batch_no FROM audit.watermarks",
+    }
+    with psycopg.connect(url) as conn:
+        return {name: conn.execute(query).fetchall() for name, query in queries.items()}

@@ -1,0 +1,267 @@
+"""The population sync end to end on real parts: demo server over loopback, real PostgreSQL, real GX."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from lienthong.pipeline.batches import BatchError, BatchHeld
+from lienthong.population import sync
+from lienthong.population.generator import DEFECTS, generate_citizens
+from lienthong.text.vietnamese import normalise_text
+from lienthong.warehouse.connection import with_database
+
+from .population_fixtures import ministry, snapshot
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+
+def _run(batch_key: str, *, full: bool = True, now: datetime = NOW) -> tuple[int, dict]:
+    batch_no = sync.extract(batch_key, full=full, now=now, page_size=500)
+    sync.validate(batch_no)
+    return batch_no, sync.publish(batch_no)
+
+
+@pytest.fixture(scope="module")
+def defective_batch() -> list:
+    """3,000 citizens, 6 % of them carrying one labelled defect of every row rule."""
+    return list(generate_citizens(3000, seed=11, defect_rate=0.06, now=NOW))
+
+
+def test_quarantine_holds_exactly_the_defective_rows_under_their_rules(
+    warehouse_url, monkeypatch, defective_batch
+):
+    with ministry(monkeypatch, [c.item for c in defective_batch]):
+        batch_no, counts = _run("population:labelled")
+
+    expected_rules: dict[int, set[str]] = {}
+    for row_no, citizen in enumerate(defective_batch):
+        want = DEFECTS[citizen.defect] if citizen.defect else None
+        expected_rules[row_no] = {want.rule_id} if want and want.outcome == "quarantined" else set()
+    with psycopg.connect(warehouse_url) as conn:
+        found: dict[int, set[str]] = defaultdict(set)
+        for row_no, rule_id in conn.execute(
+            "SELECT row_no, rule_id FROM audit.findings WHERE batch_no = %s AND action = 'quarantine'",
+            (batch_no,),
+        ):
+            found[row_no].add(rule_id)
+        quarantined = {
+            row_no: set(rules)
+            for row_no, rules in conn.execute(
+                "SELECT row_no, rule_ids FROM quarantine.records WHERE batch_no = %s", (batch_no,)
+            )
+        }
+        collapsed = {
+            row_no
+            for (row_no,) in conn.execute(
+                "SELECT row_no FROM staging.population WHERE batch_no = %s AND collapsed IS NOT NULL",
+                (batch_no,),
+            )
+        }
+        core_ids = {pid for (pid,) in conn.execute("SELECT personal_id FROM core.population")}
+
+    # Every planted quarantine defect is found under its own rule, and nothing else is.
+    assert {r: rules for r, rules in found.items()} == {
+        r: rules for r, rules in expected_rules.items() if rules
+    }
+    assert quarantined == {r: rules for r, rules in expected_rules.items() if rules}
+    labels = {c.defect for c in defective_batch}
+    assert {"P-C1", "P-C6", "P-K2", "P-K3:tie", "P-L2", "P-L3:split", "P-S1"} <= labels
+    # Exact copies and superseded versions collapse; the rest of each outcome adds up.
+    assert collapsed == {
+        r
+        for r, c in enumerate(defective_batch)
+        if c.defect and DEFECTS[c.defect].outcome == "collapsed"
+    }
+    assert counts["received"] == 3000
+    assert counts["received"] == counts["published"] + counts["quarantined"] + counts["collapsed"]
+    assert counts["quarantined"] == len(quarantined)
+    assert counts["published"] == len(core_ids)
+
+
+def test_fixed_rows_are_published_fixed_with_their_originals_kept(
+    warehouse_url, monkeypatch, defective_batch
+):
+    with ministry(monkeypatch, [c.item for c in defective_batch]):
+        batch_no, counts = _run("population:fixes")
+    fixed_rows = {
+        r: c for r, c in enumerate(defective_batch) if c.defect in ("P-K1", "P-K4", "P-L3:whole")
+    }
+    assert fixed_rows, "the generator planted fixable defects"
+    with psycopg.connect(warehouse_url) as conn:
+        fixes = defaultdict(dict)
+        for row_no, rule_id, field, original, fixed in conn.execute(
+            "SELECT row_no, rule_id, field, original, fixed FROM audit.fixes WHERE batch_no = %s",
+            (batch_no,),
+        ):
+            fixes[row_no][field] = (rule_id, original, fixed)
+        core = {
+            row[0]: row
+            for row in conn.execute(
+                "SELECT personal_id, full_name, perm_province_code, perm_commune_code, perm_detail,"
+                " ethnicity_code FROM core.population"
+            )
+        }
+        current = set(
+            conn.execute("SELECT province_code, commune_code FROM ref.communes").fetchall()
+        )
+    for row_no, citizen in fixed_rows.items():
+        item = citizen.item
+        published = core[item["personal_id"]]
+        rule = DEFECTS[citizen.defect].rule_id
+        assert {r for r, _, _ in fixes[row_no].values()} == {rule}, (citizen.defect, fixes[row_no])
+        for field, (_, original, _fixed) in fixes[row_no].items():
+            top, _, sub = field.partition(".")
+            raw = item[top][sub] if sub else item[top]
+            assert original == raw  # the value as received is kept
+        assert published[1] == normalise_text(item["full_name"])
+        assert (published[2], published[3]) in current  # padded or remapped to a current commune
+    assert counts["fixed"] == len(fixed_rows)
+
+
+def test_same_batch_twice_leaves_the_warehouse_as_once(warehouse_url, monkeypatch, defective_batch):
+    with ministry(monkeypatch, [c.item for c in defective_batch]):
+        _run("population:twice")
+        once = snapshot(warehouse_url)
+        _run("population:twice")
+        assert snapshot(warehouse_url) == once
+        # Each step rerun on its own is a no-op too.
+        batch_no = once["batches"][0][0]
+        assert sync.publish(batch_no)["published"] == once["batches"][0][6]
+        assert snapshot(warehouse_url) == once
+
+
+def test_crash_between_staging_and_publish_then_rerun_gives_the_same_warehouse(
+    warehouse_url, pg_admin_url, template_database, monkeypatch, defective_batch
+):
+    items = [c.item for c in defective_batch]
+    with ministry(monkeypatch, items):
+        # A worker stages the batch and dies (SIGKILL-like exit) before validating.
+        code = (
+            "import os, sys; from datetime import datetime;"
+            "from lienthong.population import sync;"
+            f"sync.extract('population:crash', full=True, now=datetime.fromisoformat('{NOW.isoformat()}'));"
+            "os._exit(9)"
+        )
+        died = subprocess.run(
+            [sys.executable, "-c", code], env=os.environ.copy(), capture_output=True
+        )
+        assert died.returncode == 9, died.stderr.decode()[-2000:]
+        with psycopg.connect(warehouse_url) as conn:
+            assert conn.execute("SELECT status FROM audit.batches").fetchone()[0] == "staged"
+            assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == 0
+
+        # A publish that fails mid-transaction leaves nothing behind either.
+        batch_no = sync.extract("population:crash", full=True, now=NOW)
+        sync.validate(batch_no)
+        from lienthong.pipeline import publish as publishing
+
+        def crash_after_quarantine(*args, **kwargs):
+            raise RuntimeError("worker killed mid-publish")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(publishing.watermark, "advance", crash_after_quarantine)
+            with pytest.raises(RuntimeError, match="mid-publish"):
+                sync.publish(batch_no)
+        with psycopg.connect(warehouse_url) as conn:
+            assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == 0
+            assert conn.execute("SELECT count(*) FROM quarantine.records").fetchone()[0] == 0
+
+        # The rerun of the whole run finishes the batch.
+        _run("population:crash")
+        crashed = snapshot(warehouse_url)
+
+    # The same batch in a warehouse where nothing crashed.
+    clean_db = f"lt_clean_{os.getpid()}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{clean_db}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{clean_db}" TEMPLATE "{template_database}"')
+    clean_url = with_database(warehouse_url, clean_db)
+    try:
+        monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", clean_url)
+        with ministry(monkeypatch, items):
+            _run("population:crash")
+        assert snapshot(clean_url) == crashed
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{clean_db}" WITH (FORCE)')
+
+
+def _clean_items(count: int, **options) -> list[dict]:
+    return [c.item for c in generate_citizens(count, seed=3, defect_rate=0.0, now=NOW, **options)]
+
+
+@pytest.mark.parametrize(
+    ("server_options", "rule", "dimension"),
+    [
+        ({"total_offset": 7}, "P-S2", "sufficient"),
+        ({"drop_field": "household_id"}, "P-S3", "sufficient"),
+    ],
+)
+def test_batch_rules_hold_the_batch(warehouse_url, monkeypatch, server_options, rule, dimension):
+    with ministry(monkeypatch, _clean_items(400), **server_options):
+        batch_no = sync.extract("population:hold", full=True, now=NOW)
+    with pytest.raises(BatchHeld, match=rf"population: rule {rule} \({dimension}\)"):
+        sync.validate(batch_no)
+    with pytest.raises(BatchHeld):
+        sync.publish(batch_no)
+    with psycopg.connect(warehouse_url) as conn:
+        assert conn.execute("SELECT status FROM audit.batches").fetchone()[0] == "held"
+        assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM audit.watermarks").fetchone()[0] == 0
+
+
+def test_stale_full_extraction_is_held_by_freshness(warehouse_url, monkeypatch):
+    with ministry(monkeypatch, _clean_items(200)):
+        batch_no = sync.extract("population:stale", full=True, now=NOW + timedelta(days=3))
+    with pytest.raises(BatchHeld, match=r"rule P-L1 \(live\)"):
+        sync.validate(batch_no)
+
+
+def test_dimension_under_threshold_holds_and_names_the_rule(warehouse_url, monkeypatch):
+    items = [
+        c.item for c in generate_citizens(500, seed=5, defect_rate=0.2, defects=["P-C4"], now=NOW)
+    ]
+    with ministry(monkeypatch, items):
+        batch_no = sync.extract("population:threshold", full=True, now=NOW)
+    with pytest.raises(
+        BatchHeld, match=r"dimension correct pass rate 8\d\.\d+% is below 95% .*P-C4"
+    ):
+        sync.validate(batch_no)
+    with pytest.raises(BatchError, match="on hold"):
+        sync.publish(batch_no)
+
+
+def test_incremental_run_reads_from_the_watermark(warehouse_url, monkeypatch):
+    items = _clean_items(1000)
+    cutoff = "2026-11-10T00:00:00Z"
+    first = [i for i in items if i["updated_at"] < cutoff]
+    assert 100 < len(first) < 900
+    with ministry(monkeypatch, first):
+        # The first run happens at the cutoff: the source held nothing newer then.
+        _run("population:first", full=False, now=datetime(2026, 11, 10, tzinfo=UTC))
+    with psycopg.connect(warehouse_url) as conn:
+        mark = conn.execute("SELECT watermark FROM audit.watermarks").fetchone()[0]
+    assert mark == max(datetime.fromisoformat(i["updated_at"]) for i in first)
+    with ministry(monkeypatch, items) as server:
+        batch_no, second = _run("population:second", full=False)
+        asked = [r.query for r in server.requests_served]
+    assert all("updated_since=" in q for q in asked)
+    at_mark = sum(1 for i in items if datetime.fromisoformat(i["updated_at"]) >= mark)
+    assert second["received"] == at_mark  # the inclusive bound re-reads the watermark's second
+    with psycopg.connect(warehouse_url) as conn:
+        assert (
+            conn.execute(
+                "SELECT mode FROM audit.batches WHERE batch_no = %s", (batch_no,)
+            ).fetchone()[0]
+            == "incremental"
+        )
+        assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == 1000
