@@ -1,0 +1,71 @@
+"""Versioned migrations on a real PostgreSQL: apply on empty, re-apply as a no-op, new ones alone."""
+
+from __future__ import annotations
+
+import shutil
+
+import psycopg
+import pytest
+
+from lienthong.settings import MIGRATIONS_DIR
+from lienthong.warehouse import migrations
+
+pytestmark = pytest.mark.integration
+
+
+def _versions(conn: psycopg.Connection) -> list[int]:
+    return [v for (v,) in conn.execute("SELECT version FROM audit.schema_migrations ORDER BY 1")]
+
+
+def test_migrations_apply_on_an_empty_database_and_reapply_as_a_no_op(empty_database_url):
+    shipped = migrations.discover()
+    assert [m.version for m in shipped] == sorted(m.version for m in shipped)
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        applied = migrations.apply(conn)
+        assert [m.version for m in applied] == [m.version for m in shipped]
+        assert _versions(conn) == [m.version for m in shipped]
+        tables = {
+            f"{schema}.{name}"
+            for schema, name in conn.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+                " WHERE table_schema IN ('staging', 'ref', 'core', 'quarantine', 'audit')"
+            )
+        }
+        assert {
+            "staging.population",
+            "core.population",
+            "quarantine.records",
+            "audit.batches",
+            "audit.findings",
+            "audit.watermarks",
+            "ref.communes",
+        } <= tables
+
+        assert migrations.apply(conn) == []
+        assert _versions(conn) == [m.version for m in shipped]
+
+
+def test_a_new_migration_applies_alone_and_an_edited_one_is_refused(empty_database_url, tmp_path):
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, folder)
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        migrations.apply(conn, folder)
+        (folder / "9001_extra.sql").write_text("CREATE TABLE core.extra (id int PRIMARY KEY);\n")
+        applied = migrations.apply(conn, folder)
+        assert [(m.version, m.name) for m in applied] == [(9001, "extra")]
+        assert conn.execute("SELECT to_regclass('core.extra')").fetchone()[0] == "core.extra"
+
+        (folder / "9001_extra.sql").write_text("CREATE TABLE core.extra (id bigint);\n")
+        with pytest.raises(migrations.MigrationError, match="9001_extra.sql was changed"):
+            migrations.apply(conn, folder)
+
+
+def test_a_failing_migration_applies_nothing_and_names_the_file(empty_database_url, tmp_path):
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_good.sql").write_text("CREATE TABLE public.good (id int);\n")
+    (folder / "0002_bad.sql").write_text("CREATE TABLE public.bad (id nosuchtype);\n")
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        with pytest.raises(migrations.MigrationError, match="0002_bad.sql"):
+            migrations.apply(conn, folder)
+        assert conn.execute("SELECT to_regclass('public.good')").fetchone()[0] is None

@@ -1,0 +1,71 @@
+"""The population DAG on real Airflow (dag.test(), SQLite metadata) against the demo server
+and a real PostgreSQL warehouse."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from lienthong.population.generator import generate_citizens
+from lienthong.settings import PROJECT_ROOT
+
+from .population_fixtures import ministry
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+
+
+def test_dag_files_import_without_errors(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
+    assert bag.import_errors == {}
+    dag = bag.get_dag("population")
+    assert dag is not None
+    assert dag.max_active_runs == 1
+    assert {"lienthong", "population"} <= set(dag.tags)
+    assert dag.default_args["owner"] == "lienthong"
+    assert dag.default_args["retries"] >= 1
+    assert [t.task_id for t in dag.topological_sort()] == [
+        "prepare_warehouse",
+        "extract",
+        "validate",
+        "publish",
+    ]
+
+
+def _population_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("population")
+
+
+def test_dag_test_publishes_a_batch_then_holds_a_bad_one(airflow_db, warehouse_url, monkeypatch):
+    now = datetime.now(UTC)
+    items = [c.item for c in generate_citizens(800, seed=21, defect_rate=0.03, now=now)]
+    dag = _population_dag()
+    with ministry(monkeypatch, items):
+        run = dag.test(run_conf={"full": True})
+    assert run.state == "success"
+    with psycopg.connect(warehouse_url) as conn:
+        status, received, published, quarantined, collapsed = conn.execute(
+            "SELECT status, received, published, quarantined, collapsed FROM audit.batches"
+        ).fetchone()
+        assert (status, received) == ("published", 800)
+        assert published + quarantined + collapsed == 800
+        assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == published
+
+    # The source announces more than it sends: rule P-S2 holds the batch, the run fails.
+    with ministry(monkeypatch, items, total_offset=3):
+        run = dag.test(run_conf={"full": True})
+    assert run.state == "failed"
+    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
+    assert states["validate"] == "failed"
+    assert states["publish"] in ("upstream_failed", None)
+    with psycopg.connect(warehouse_url) as conn:
+        held = conn.execute(
+            "SELECT hold_reason FROM audit.batches WHERE status = 'held'"
+        ).fetchone()[0]
+        assert "rule P-S2 (sufficient)" in held
+        assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == published
