@@ -56,7 +56,7 @@ def test_a_new_migration_applies_alone_and_an_edited_one_is_refused(empty_databa
         assert conn.execute("SELECT to_regclass('core.extra')").fetchone()[0] == "core.extra"
 
         (folder / "9001_extra.sql").write_text("CREATE TABLE core.extra (id bigint);\n")
-        with pytest.raises(migrations.MigrationError, match="9001_extra.sql was changed"):
+        with pytest.raises(migrations.MigrationError, match=r"9001_extra\.sql was changed"):
             migrations.apply(conn, folder)
 
 
@@ -66,6 +66,6 @@ def test_a_failing_migration_applies_nothing_and_names_the_file(empty_database_u
     (folder / "0001_good.sql").write_text("CREATE TABLE public.good (id int);\n")
     (folder / "0002_bad.sql").write_text("CREATE TABLE public.bad (id nosuchtype);\n")
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
-        with pytest.raises(migrations.MigrationError, match="0002_bad.sql"):
+        with pytest.raises(migrations.MigrationError, match=r"0002_bad\.sql"):
             migrations.apply(conn, folder)
         assert conn.execute("SELECT to_regclass('public.good')").fetchone()[0] is None

@@ -1,0 +1,45 @@
+# lienthong: every target sets itself up (virtualenv + pinned install) on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint format bench requirements clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "lienthong needs Python 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lienthong demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-resolve the pinned set from requirements.in (needs the package index).
+requirements:
+	rm -rf .venv-resolve && $(PYTHON) -m venv .venv-resolve
+	.venv-resolve/bin/pip install --quiet --upgrade pip
+	.venv-resolve/bin/pip install --quiet -r requirements.in
+	.venv-resolve/bin/pip check
+	{ head -3 requirements.txt; .venv-resolve/bin/pip freeze; } > requirements.txt.new
+	mv requirements.txt.new requirements.txt && rm -rf .venv-resolve
+
+clean:
+	-$(BIN)/python -c 'from lienthong.warehouse import embedded; embedded.stop()' 2>/dev/null
+	rm -rf $(VENV) .airflow .lienthong .pytest_cache .ruff_cache
