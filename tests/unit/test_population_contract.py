@@ -1,0 +1,161 @@
+"""The population item → staging row: fixes with originals, parsing, contract drift."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from lienthong.population.contract import DOCUMENTED_FIELDS, STAGING_COLUMNS, Preparer
+from lienthong.reference.address_codes import address_codes
+from lienthong.reference.admin_units import commune_conversion, current_communes, legacy_communes
+
+
+def _item(**changes) -> dict:
+    commune = current_communes()[0]
+    item = {
+        "personal_id": "001303012345",
+        "full_name": "Nguyễn Thị Lan",
+        "date_of_birth": "2003-04-15",
+        "sex": "F",
+        "ethnicity_code": "01",
+        "nationality": "VN",
+        "permanent_address": {
+            "province_code": commune.province_code,
+            "commune_code": commune.code,
+            "detail": "Số 12 phố Trúc Bạch",
+        },
+        "current_address": None,
+        "household_id": "HK0012345678",
+        "marital_status": "single",
+        "date_of_death": None,
+        "updated_at": "2026-11-20T08:15:00Z",
+    }
+    item.update(changes)
+    return item
+
+
+def _row(item: dict) -> tuple[dict, list]:
+    row, fixes = Preparer().prepare(7, item)
+    return dict(zip(STAGING_COLUMNS, row, strict=True)), fixes
+
+
+def test_a_clean_item_needs_no_fix_and_parses():
+    row, fixes = _row(_item())
+    assert fixes == []
+    assert row["row_no"] == 7
+    assert row["pid_birth_province"] == "001"
+    assert row["dob"] == date(2003, 4, 15)
+    assert row["updated_ts"] == datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
+    assert row["full_name_defect"] is None
+    assert row["missing_fields"] == []
+    assert row["extra"] is None
+    assert row["payload"] == _item()
+
+
+def test_text_is_made_canonical_and_the_original_kept():
+    raw = "  Nguyê\u0303n   Thi\u0323  Lan "
+    row, fixes = _row(_item(full_name=raw))
+    assert row["full_name"] == "Nguyễn Thị Lan"
+    assert [(f.rule_id, f.field, f.original, f.fixed) for f in fixes] == [
+        ("P-K1", "full_name", raw, "Nguyễn Thị Lan")
+    ]
+    assert row["payload"]["full_name"] == raw
+
+
+def test_codes_are_padded_under_p_k4():
+    commune = next(c for c in current_communes() if c.code.startswith("000"))
+    address = {
+        "province_code": commune.province_code.lstrip("0"),
+        "commune_code": commune.code.lstrip("0"),
+        "detail": "Thôn Đông",
+    }
+    row, fixes = _row(_item(permanent_address=address, ethnicity_code="1"))
+    assert (row["perm_province_code"], row["perm_commune_code"]) == (
+        commune.province_code,
+        commune.code,
+    )
+    assert row["ethnicity_code"] == "01"
+    assert {f.field for f in fixes if f.rule_id == "P-K4"} == {
+        "permanent_address.province_code",
+        "permanent_address.commune_code",
+        "ethnicity_code",
+    }
+
+
+def test_a_pre_2025_commune_that_went_whole_is_remapped_and_a_split_one_is_left():
+    codes = address_codes()
+    targets: dict[str, list[str]] = {}
+    for legacy, new in commune_conversion():
+        targets.setdefault(legacy, []).append(new)
+    legacy_by_code = {c.code: c for c in legacy_communes()}
+    whole = next(
+        legacy_by_code[k]
+        for k, v in targets.items()
+        if len(v) == 1 and not codes.is_current(legacy_by_code[k].province_code, k)
+    )
+    row, fixes = _row(
+        _item(
+            permanent_address={
+                "province_code": whole.province_code,
+                "commune_code": whole.code,
+                "detail": "x",
+            }
+        )
+    )
+    assert codes.is_current(row["perm_province_code"], row["perm_commune_code"])
+    assert row["perm_commune_code"] == targets[whole.code][0]
+    assert {(f.rule_id, f.original) for f in fixes} >= {("P-L3", whole.code)}
+
+    split = next(
+        legacy_by_code[k]
+        for k, v in targets.items()
+        if len(v) > 1 and not codes.is_current(legacy_by_code[k].province_code, k)
+    )
+    row, fixes = _row(
+        _item(
+            permanent_address={
+                "province_code": split.province_code,
+                "commune_code": split.code,
+                "detail": "x",
+            }
+        )
+    )
+    assert row["perm_commune_code"] == split.code  # left for rule P-L3 to quarantine
+    assert fixes == []
+
+
+def test_missing_documented_fields_and_new_fields_are_recorded():
+    item = _item(blood_type="O")
+    del item["household_id"]
+    row, _ = _row(item)
+    assert row["missing_fields"] == ["household_id"]
+    assert row["extra"] == {"blood_type": "O"}
+    assert row["household_id"] is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "column", "parsed"),
+    [
+        ("date_of_birth", "2001-02-30", "dob", None),
+        ("date_of_birth", "15/04/2003", "dob", None),
+        ("updated_at", "2026-11-20 08:15", "updated_ts", None),
+        ("personal_id", "00130301234", "pid_birth_province", None),
+    ],
+)
+def test_values_that_do_not_parse_stay_as_text_for_the_rules(field, value, column, parsed):
+    row, _ = _row(_item(**{field: value}))
+    assert row[field] == value
+    assert row[column] is parsed
+
+
+def test_identical_items_hash_alike_and_different_ones_not():
+    first, _ = _row(_item())
+    again, _ = _row(_item(full_name=" Nguyễn  Thị Lan"))  # differs only in what P-K1 fixes
+    other, _ = _row(_item(marital_status="married"))
+    assert first["content_hash"] == again["content_hash"]
+    assert first["content_hash"] != other["content_hash"]
+
+
+def test_documented_fields_are_the_contracts():
+    assert set(DOCUMENTED_FIELDS) == set(_item())
