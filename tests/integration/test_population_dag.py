@@ -11,7 +11,7 @@ import pytest
 from lienthong.population.generator import generate_citizens
 from lienthong.settings import PROJECT_ROOT
 
-from .population_fixtures import ministry
+from .population_fixtures import TOKEN, ministry
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -41,7 +41,9 @@ def _population_dag():
     return DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("population")
 
 
-def test_dag_test_publishes_a_batch_then_holds_a_bad_one(airflow_db, warehouse_url, monkeypatch):
+def test_dag_test_publishes_a_batch_then_holds_a_bad_one(
+    airflow_db, warehouse_url, monkeypatch, caplog, capfd
+):
     now = datetime.now(UTC)
     items = [c.item for c in generate_citizens(800, seed=21, defect_rate=0.03, now=now)]
     dag = _population_dag()
@@ -55,6 +57,9 @@ def test_dag_test_publishes_a_batch_then_holds_a_bad_one(airflow_db, warehouse_u
         assert (status, received) == ("published", 800)
         assert published + quarantined + collapsed == 800
         assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == published
+    # The bearer token never reaches a log line.
+    out, err = capfd.readouterr()
+    assert TOKEN not in caplog.text + out + err
 
     # The source announces more than it sends: rule P-S2 holds the batch, the run fails.
     with ministry(monkeypatch, items, total_offset=3):
@@ -69,3 +74,6 @@ def test_dag_test_publishes_a_batch_then_holds_a_bad_one(airflow_db, warehouse_u
         ).fetchone()[0]
         assert "rule P-S2 (sufficient)" in held
         assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == published
+    # The bearer token never reaches a log line.
+    out, err = capfd.readouterr()
+    assert TOKEN not in caplog.text + out + err

@@ -265,3 +265,17 @@ def test_incremental_run_reads_from_the_watermark(warehouse_url, monkeypatch):
             == "incremental"
         )
         assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == 1000
+
+
+def test_new_fields_are_recorded_and_kept_not_fatal(warehouse_url, monkeypatch):
+    items = [{**item, "blood_type": "O", "tax_code": None} for item in _clean_items(300)]
+    with ministry(monkeypatch, items):
+        batch_no, counts = _run("population:new-fields")
+    assert counts["published"] == 300
+    with psycopg.connect(warehouse_url) as conn:
+        new_fields = conn.execute(
+            "SELECT new_fields FROM audit.batches WHERE batch_no = %s", (batch_no,)
+        ).fetchone()[0]
+        assert new_fields == ["blood_type", "tax_code"]
+        extras = conn.execute("SELECT DISTINCT extra FROM core.population").fetchall()
+        assert extras == [({"blood_type": "O", "tax_code": None},)]
