@@ -23,6 +23,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
+# Throughput of a population batch against raw COPY and pandas, measured in the same run.
+bench: $(STAMP)
+	$(BIN)/python bench/population_load.py --rows $(or $(ROWS),50000)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
