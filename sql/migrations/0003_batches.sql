@@ -30,7 +30,8 @@ CREATE INDEX ON audit.batches (dataset, status);
 -- One row per expectation run on a batch.
 CREATE TABLE audit.rule_results (
     batch_no          bigint NOT NULL REFERENCES audit.batches,
-    expectation_no    integer NOT NULL,
+    suite             text NOT NULL,      -- e.g. population.rows
+    expectation_no    integer NOT NULL,   -- position in the suite file
     rule_id           text NOT NULL,
     dimension         text NOT NULL CHECK (dimension IN ('correct', 'sufficient', 'clean', 'live')),
     level             text NOT NULL CHECK (level IN ('row', 'batch')),
@@ -41,7 +42,7 @@ CREATE TABLE audit.rule_results (
     element_count     bigint,
     unexpected_count  bigint,
     observed_value    text,
-    PRIMARY KEY (batch_no, expectation_no)
+    PRIMARY KEY (batch_no, suite, expectation_no)
 );
 
 -- Per batch and dimension: rows checked, rows failing a quarantine rule, pass rate.

@@ -279,3 +279,42 @@ def test_new_fields_are_recorded_and_kept_not_fatal(warehouse_url, monkeypatch):
         assert new_fields == ["blood_type", "tax_code"]
         extras = conn.execute("SELECT DISTINCT extra FROM core.population").fetchall()
         assert extras == [({"blood_type": "O", "tax_code": None},)]
+
+
+def test_a_broken_rule_fails_loudly_naming_the_rule(warehouse_url, monkeypatch, tmp_path):
+    import dataclasses
+    import json
+    import shutil
+
+    from lienthong.pipeline import validation
+    from lienthong.population.dataset import POPULATION
+    from lienthong.warehouse.connection import sqlalchemy_url
+
+    suites = tmp_path / "population"
+    shutil.copytree(POPULATION.suites_dir, suites)
+    rows = json.loads((suites / "rows.json").read_text("utf-8"))
+    rows["expectations"].append(
+        {
+            "type": "unexpected_rows_expectation",
+            "description": "a rule whose SQL names a column that does not exist",
+            "meta": {
+                "rule_id": "P-X9",
+                "dimension": "clean",
+                "level": "row",
+                "action": "quarantine",
+            },
+            "kwargs": {"unexpected_rows_query": "SELECT row_no FROM {batch} WHERE no_such_column"},
+        }
+    )
+    (suites / "rows.json").write_text(json.dumps(rows), "utf-8")
+    with ministry(monkeypatch, _clean_items(50)):
+        batch_no = sync.extract("population:broken-rule", full=True, now=NOW)
+    broken = dataclasses.replace(POPULATION, suites_path=suites)
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        with pytest.raises(
+            validation.RuleError, match=r"population\.rows: rule P-X9 .*no_such_column"
+        ):
+            validation.validate(conn, sqlalchemy_url(warehouse_url), broken, batch_no)
+        # Nothing was recorded as if the data had failed; the batch stays staged.
+        assert conn.execute("SELECT status FROM audit.batches").fetchone()[0] == "staged"
+        assert conn.execute("SELECT count(*) FROM audit.findings").fetchone()[0] == 0

@@ -36,6 +36,9 @@ class Dataset:
     #: minimum pass rate per dimension before the batch is held
     thresholds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 0.95))
 
+    #: where the suites are; ``expectations/<name>/`` unless given
+    suites_path: Path | None = None
+
     @property
     def suites_dir(self) -> Path:
-        return EXPECTATIONS_DIR / self.name
+        return self.suites_path or EXPECTATIONS_DIR / self.name

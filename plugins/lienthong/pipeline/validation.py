@@ -31,6 +31,24 @@ log = logging.getLogger(__name__)
 SUITES = {"batch": "received", "rows": "rows"}
 
 
+class RuleError(RuntimeError):
+    """An expectation could not run (bad SQL, missing column): a broken rule, not bad data."""
+
+
+def _exception_message(info: dict | None) -> str | None:
+    """The error of an expectation that raised; GX nests it per metric for some expectations."""
+    if not info:
+        return None
+    if info.get("raised_exception"):
+        return info.get("exception_message") or "unknown error"
+    for value in info.values():
+        if isinstance(value, dict) and (
+            value.get("raised_exception") or value.get("exception_message")
+        ):
+            return value.get("exception_message") or "unknown error"
+    return None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What validation decided for a batch."""
@@ -156,17 +174,24 @@ def record_results(
         for item in suite_result.results:
             config = item.expectation_config
             meta, result = config.meta, item.result or {}
+            error = _exception_message(item.exception_info)
+            if error:
+                raise RuleError(
+                    f"{suite_result.suite_name}: rule {meta['rule_id']} ({config.type},"
+                    f" expectation {meta['expectation_no']}) could not run: {error}"
+                )
             unexpected = result.get("unexpected_count", result.get("observed_value"))
             if meta["level"] == "row" and config.type == "unexpected_rows_expectation":
                 unexpected = result.get("observed_value")
             conn.execute(
-                """INSERT INTO audit.rule_results (batch_no, expectation_no, rule_id, dimension, level,
-                       action, expectation, description, success, element_count, unexpected_count,
-                       observed_value)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                """INSERT INTO audit.rule_results (batch_no, suite, expectation_no, rule_id,
+                       dimension, level, action, expectation, description, success, element_count,
+                       unexpected_count, observed_value)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 (
                     batch_no,
-                    meta["expectation_no"] + (1000 if meta["level"] == "batch" else 0),
+                    suite_result.suite_name,
+                    meta["expectation_no"],
                     meta["rule_id"],
                     meta["dimension"],
                     meta["level"],
@@ -179,11 +204,6 @@ def record_results(
                     None if "observed_value" not in result else str(result["observed_value"]),
                 ),
             )
-            if item.exception_info and item.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"rule {meta['rule_id']} ({config.type}) could not run: "
-                    f"{item.exception_info.get('exception_message')}"
-                )
             if item.success:
                 continue
             failed[meta["rule_id"]] = failed.get(meta["rule_id"], 0) + (
