@@ -19,6 +19,8 @@ CREATE TABLE audit.batches (
     published        integer,
     quarantined      integer,
     collapsed        integer,
+    applied          integer,   -- of the published rows, those that changed core (the rest
+                                -- were there already, the same or newer)
     new_fields       text[] NOT NULL DEFAULT '{}',  -- fields the source added (recorded, not fatal)
     timings          jsonb NOT NULL DEFAULT '{}',   -- seconds per step
     created_at       timestamptz NOT NULL DEFAULT now(),

@@ -179,17 +179,17 @@ def test_faults_across_pages_still_give_every_record_once(citizens, monkeypatch,
     assert all(TOKEN not in r.getMessage() for r in caplog.records)
 
 
-def test_retry_after_is_honoured_and_capped(citizens, monkeypatch, caplog):
+def test_retry_after_is_honoured_beyond_the_backoff_cap_and_capped(citizens, monkeypatch, caplog):
     with MinistryServer(citizens[:10], token=TOKEN, faults=["429:0.15", "429:120"]) as server:
         use_connection(monkeypatch, server)
         with caplog.at_level(logging.WARNING, logger="lienthong.ministry.hook"):
-            items, _ = walk(fast_hook(backoff_max=0.25))
+            items, _ = walk(fast_hook(backoff_max=0.05, retry_after_max=0.25))
 
     assert items == citizens[:10]
     waits = [r.getMessage() for r in caplog.records if "retrying same cursor" in r.getMessage()]
     assert len(waits) == 2
-    assert waits[0].endswith("in 0.15s")
-    assert waits[1].endswith("in 0.25s")  # 120 s asked, capped at backoff_max
+    assert waits[0].endswith("in 0.15s")  # the server's wait, though backoff_max is 0.05
+    assert waits[1].endswith("in 0.25s")  # 120 s asked, capped at retry_after_max
     assert "status 429" in waits[0]
 
 

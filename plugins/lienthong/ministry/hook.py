@@ -229,20 +229,26 @@ class MinistryPopulationHook(HttpHook):
         max_attempts: int = 8,
         backoff_base: float = 0.5,
         backoff_max: float = 30.0,
+        retry_after_max: float = 600.0,
         timeout: float = 30.0,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1 to {MAX_PAGE_SIZE}, got {page_size}")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-        if backoff_base < 0 or backoff_max < 0 or timeout <= 0:
-            raise ValueError("backoff_base and backoff_max must be >= 0 and timeout > 0")
+        if backoff_base < 0 or backoff_max < 0 or retry_after_max < 0 or timeout <= 0:
+            raise ValueError(
+                "backoff_base, backoff_max and retry_after_max must be >= 0 and timeout > 0"
+            )
         super().__init__(method="GET", http_conn_id=ministry_conn_id)
         self.ministry_conn_id = ministry_conn_id
         self.page_size = page_size
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
+        # The server's own Retry-After is honoured well past our backoff cap (the contract says
+        # wait and retry); the cap only guards against a server asking for hours.
+        self.retry_after_max = retry_after_max
         self.timeout = timeout
 
     # HttpHook would use Basic auth from login/password; the contract wants a bearer token.
@@ -336,10 +342,11 @@ class MinistryPopulationHook(HttpHook):
         return True, f"Connection successfully tested ({page.total} citizens)"
 
     def _wait_seconds(self, retry_state: tenacity.RetryCallState) -> float:
-        """Retry-After when the server sent one, else exponential backoff with jitter; capped."""
+        """Retry-After when the server sent one (up to ``retry_after_max``), else exponential
+        backoff with jitter (up to ``backoff_max``)."""
         error = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(error, MinistryTransientError) and error.retry_after is not None:
-            return min(error.retry_after, self.backoff_max)
+            return min(error.retry_after, self.retry_after_max)
         backoff = tenacity.wait_exponential_jitter(
             initial=self.backoff_base, max=self.backoff_max, jitter=self.backoff_base
         )

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 #: move the watermark.
 CLOCK_SKEW = timedelta(minutes=5)
 
-COUNTS = ("received", "fixed", "published", "quarantined", "collapsed")
+COUNTS = ("received", "fixed", "published", "quarantined", "collapsed", "applied")
 
 
 def publish(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> dict[str, int]:
@@ -56,10 +56,14 @@ def publish(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> dict[s
             ).format(table=table, key=key),
             {"b": batch_no, "dataset": dataset.name},
         )
-        conn.execute(dataset.publish_sql, {"batch_no": batch_no})
-        received, collapsed, candidates, fixed = conn.execute(
+        applied = conn.execute(dataset.publish_sql, {"batch_no": batch_no}).rowcount
+        # Each outcome is counted from the rows themselves, so the table's check that they
+        # add up to what was received is a real check.
+        received, collapsed, published, fixed = conn.execute(
             sql.SQL(
-                """SELECT count(*), count(collapsed), count(*) - count(collapsed),
+                """SELECT count(*), count(collapsed),
+                          count(*) FILTER (WHERE collapsed IS NULL AND NOT EXISTS (
+                              SELECT 1 FROM quarantine.records q WHERE q.batch_no = s.batch_no AND q.row_no = s.row_no)),
                           count(*) FILTER (WHERE collapsed IS NULL AND EXISTS (
                               SELECT 1 FROM audit.fixes x WHERE x.batch_no = s.batch_no AND x.row_no = s.row_no)
                               AND NOT EXISTS (
@@ -85,7 +89,8 @@ def publish(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> dict[s
             status="published",
             received=received,
             fixed=fixed,
-            published=candidates - quarantined,
+            published=published,
+            applied=applied,
             quarantined=quarantined,
             collapsed=collapsed,
             timing=("publish", time.monotonic() - started),

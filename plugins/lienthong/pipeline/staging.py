@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -17,6 +19,15 @@ class FixLike(Protocol):
     field: str
     original: str | None
     fixed: str | None
+
+
+def _storable_json(value: object) -> str:
+    """JSON that jsonb accepts: PostgreSQL refuses the escape \\u0000, so it becomes \\ufffd."""
+    return _JSON_NUL.sub(r"\1\\ufffd", json.dumps(value, ensure_ascii=False))
+
+
+# \u0000 not preceded by an escaped backslash (an odd run of backslashes ends with the escape).
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 
 
 def _table(name: str) -> sql.Composable:
@@ -44,7 +55,15 @@ def copy_chunk(
     with conn.cursor() as cur:
         with cur.copy(statement) as copy:
             for row, _ in prepared:
-                copy.write_row((batch_no, *(Jsonb(v) if isinstance(v, dict) else v for v in row)))
+                copy.write_row(
+                    (
+                        batch_no,
+                        *(
+                            Jsonb(v, dumps=_storable_json) if isinstance(v, dict) else v
+                            for v in row
+                        ),
+                    )
+                )
         with cur.copy(
             "COPY audit.fixes (batch_no, row_no, rule_id, field, original, fixed) FROM STDIN"
         ) as copy:
@@ -57,7 +76,8 @@ def copy_chunk(
 
 def collapse_duplicates(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:
     """Rule P-K3 and its kin: identical copies of a key collapse into the first; older versions
-    of a key that has a newer one in the batch are superseded. Ties stay for the rules to catch."""
+    of a key that has a newer one in the batch (and copies whose version does not parse, when
+    another copy's does) are superseded. Ties stay for the rules to catch."""
     table, key, version = (
         _table(dataset.staging_table),
         sql.Identifier(dataset.key_column),
@@ -76,9 +96,13 @@ def collapse_duplicates(conn: psycopg.Connection, dataset: Dataset, batch_no: in
     conn.execute(
         sql.SQL(
             """UPDATE {table} t SET collapsed = 'superseded'
-               FROM (SELECT row_no, {version} < max({version}) OVER (PARTITION BY {key}) AS older
+               FROM (SELECT row_no,
+                            -- a copy without a readable version yields to one that has it
+                            coalesce({version} < max({version}) OVER w,
+                                     max({version}) OVER w IS NOT NULL) AS older
                      FROM {table}
-                     WHERE batch_no = %(b)s AND {key} IS NOT NULL AND collapsed IS NULL) d
+                     WHERE batch_no = %(b)s AND {key} IS NOT NULL AND collapsed IS NULL
+                     WINDOW w AS (PARTITION BY {key})) d
                WHERE t.batch_no = %(b)s AND t.row_no = d.row_no AND d.older"""
         ).format(table=table, key=key, version=version),
         {"b": batch_no},

@@ -35,6 +35,22 @@ class RuleError(RuntimeError):
     """An expectation could not run (bad SQL, missing column): a broken rule, not bad data."""
 
 
+def _observed(result: dict) -> str | None:
+    """What an expectation saw, for the audit log and hold messages: the value, and for SQL
+    rules the first unexpected rows (P-S3's missing fields, P-L1's newest timestamp)."""
+    if "observed_value" not in result:
+        return None
+    observed = str(result["observed_value"])
+    rows = (result.get("details") or {}).get("unexpected_rows")
+    if rows and isinstance(rows, list):
+        shown = "; ".join(
+            ", ".join(f"{k}={v}" for k, v in row.items()) if isinstance(row, dict) else str(row)
+            for row in rows[:10]
+        )
+        observed += f": {shown}" + ("; …" if len(rows) > 10 else "")
+    return observed
+
+
 def _exception_message(info: dict | None) -> str | None:
     """The error of an expectation that raised; GX nests it per metric for some expectations."""
     if not info:
@@ -201,7 +217,7 @@ def record_results(
                     bool(item.success),
                     result.get("element_count"),
                     unexpected if isinstance(unexpected, int) else None,
-                    None if "observed_value" not in result else str(result["observed_value"]),
+                    _observed(result),
                 ),
             )
             if item.success:

@@ -82,11 +82,16 @@ class Fix:
     fixed: str | None
 
 
+#: PostgreSQL text cannot hold U+0000; it becomes U+FFFD, which the text rules (P-K2) reject.
+NUL_REPLACEMENT = "\ufffd"
+
+
 def _text(value: Any) -> str | None:
     """A scalar as text; None, and empty strings, as None."""
     if value is None:
         return None
     text = value if isinstance(value, str) else str(value)
+    text = text.replace("\x00", NUL_REPLACEMENT)
     return text if text.strip() else None
 
 
@@ -129,7 +134,8 @@ class Preparer:
         fixes: list[Fix] = []
 
         def fix_text(field: str, value: Any, rule_id: str, repaired: str | None) -> str | None:
-            original = None if value is None else str(value)
+            # The original as received, but storable (audit.fixes is text).
+            original = None if value is None else str(value).replace("\x00", NUL_REPLACEMENT)
             if repaired != original:
                 fixes.append(Fix(rule_id, field, original, repaired))
             return repaired
@@ -152,16 +158,15 @@ class Preparer:
             codes = {}
             for name, width in _CODE_WIDTH.items():
                 value = _text(address.get(name))
-                value = value.strip() if value else value
-                codes[name] = fix_text(
-                    f"{key}.{name}", address.get(name), "P-K4", _pad(value, width)
-                )
+                codes[name] = _pad(value.strip() if value else value, width)
+            deciding_rule = dict.fromkeys(codes, "P-K4")
             remap = self.codes.legacy_remap(codes["province_code"], codes["commune_code"])
             if remap is not None and remap.whole:
-                province, commune = remap.targets[0]
-                fixes.append(Fix("P-L3", f"{key}.province_code", codes["province_code"], province))
-                fixes.append(Fix("P-L3", f"{key}.commune_code", codes["commune_code"], commune))
-                codes = {"province_code": province, "commune_code": commune}
+                codes = dict(zip(("province_code", "commune_code"), remap.targets[0], strict=True))
+                deciding_rule = dict.fromkeys(codes, "P-L3")
+            # One fix per field: the value as received, the value kept, the rule that decided it.
+            for name, value in codes.items():
+                fix_text(f"{key}.{name}", address.get(name), deciding_rule[name], value)
             addresses[prefix] = (codes["province_code"], codes["commune_code"], detail)
 
         personal_id = _text(item.get("personal_id"))

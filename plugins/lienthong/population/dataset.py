@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cache
 from typing import Any
 
 from lienthong.pipeline.dataset import Dataset
 from lienthong.population.contract import STAGING_COLUMNS
-
-#: Rule P-L1: a full extraction's newest record may be at most this much older than the extraction.
-FRESHNESS = timedelta(hours=48)
 
 _CORE_COLUMNS = (
     "personal_id, full_name, date_of_birth, sex, ethnicity_code, nationality, perm_province_code, "
@@ -53,7 +49,6 @@ def suite_parameters(batch: dict[str, Any]) -> dict[str, Any]:
     return {
         "birth_province_codes": address_codes().birth_province_codes,
         "country_codes": _country_codes(),
-        "freshness_min": batch["extracted_at"] - FRESHNESS,
     }
 
 

@@ -39,10 +39,12 @@ def extract(
 ) -> int:
     """Stream the population API into staging for one batch; return its batch number.
 
-    Incremental from the watermark unless ``full`` or there is no watermark yet. The window
-    is fixed when the batch opens, so a rerun reads the same window.
+    Incremental from the watermark unless ``full`` or there is no watermark yet. The window's
+    start is fixed when the batch opens, so a rerun reads from the same point; its clock
+    (``extracted_at``) is the attempt's own.
     """
     started = time.monotonic()
+    now = now or datetime.now(UTC)
     with connect() as conn:
         since = None if full else watermark.read(conn, POPULATION.name)
         batch = batches.open_batch(
@@ -51,7 +53,7 @@ def extract(
             dataset=POPULATION.name,
             mode="full" if since is None else "incremental",
             updated_since=since,
-            extracted_at=now or datetime.now(UTC),
+            extracted_at=now,
         )
         batch_no = batch["batch_no"]
         if batch["status"] in ("published", "held", "rejected"):
@@ -62,6 +64,8 @@ def extract(
         received, total = 0, None
         with conn.transaction():
             staging.clear(conn, POPULATION, batch_no)
+            # A retry reads the source as it is now: the liveness rules must judge it by now too.
+            batches.update(conn, batch_no, extracted_at=now)
             for page in hook.iter_pages(updated_since=batch["updated_since"]):
                 total = page.total
                 prepared = [
