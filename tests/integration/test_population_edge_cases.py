@@ -204,3 +204,21 @@ def test_counts_say_what_changed_core(warehouse_url, monkeypatch):
         _, second = _run("population:second")  # the same records again, in a new batch
     assert (first["published"], first["applied"]) == (60, 60)
     assert (second["published"], second["applied"]) == (60, 0)
+
+
+def test_the_batch_report_says_what_happened(warehouse_url, monkeypatch):
+    from lienthong.population.report import batch_report
+
+    items = _clean()
+    items[2]["sex"] = "X"  # P-C7
+    with ministry(monkeypatch, items):
+        batch_no, _ = _run("population:report")
+    with psycopg.connect(warehouse_url) as conn:
+        report = batch_report(conn, batch_no)
+    assert f"batch {batch_no} (full): published" in report
+    assert (
+        "received 60 (source announced 60): published 59, quarantined 1, duplicates collapsed 0"
+        in report
+    )
+    assert "correct     98.33%  (threshold 95%, 1 rows failing)" in report
+    assert "rows caught by rule: P-C7 1 (quarantine)" in report

@@ -7,18 +7,18 @@ import psycopg
 
 def batch_report(conn: psycopg.Connection, batch_no: int) -> str:
     """A short plain-text report of one batch, from the audit schema."""
-    mode, status, received, fixed, published, quarantined, collapsed, announced, hold = (
-        conn.execute(
-            """SELECT mode, status, received, fixed, published, quarantined, collapsed, announced_total,
-                  hold_reason FROM audit.batches WHERE batch_no = %s""",
-            (batch_no,),
-        ).fetchone()
-    )
+    row = conn.execute(
+        """SELECT mode, status, received, fixed, published, quarantined, collapsed, applied,
+                  announced_total, hold_reason FROM audit.batches WHERE batch_no = %s""",
+        (batch_no,),
+    ).fetchone()
+    mode, status, received, fixed, published, quarantined, collapsed, applied, announced, hold = row
     lines = [f"batch {batch_no} ({mode}): {status}"]
     if status == "published":
         lines.append(
             f"  received {received} (source announced {announced}): published {published}, "
-            f"quarantined {quarantined}, duplicates collapsed {collapsed}; fixed {fixed}"
+            f"quarantined {quarantined}, duplicates collapsed {collapsed}; fixed {fixed}; "
+            f"{applied} changed core"
         )
     else:
         lines.append(f"  received {received} (source announced {announced}); nothing published")
