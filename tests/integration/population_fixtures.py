@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 
 import psycopg
 
 from lienthong.ministry.server import MinistryServer
+from lienthong.population import sync
 
 TOKEN = "integration-test-token"
 
@@ -46,3 +48,10 @@ def snapshot(url: str) -> dict[str, list]:
     }
     with psycopg.connect(url) as conn:
         return {name: conn.execute(query).fetchall() for name, query in queries.items()}
+
+
+def run_batch(batch_key: str, *, now: datetime, full: bool = True) -> tuple[int, dict]:
+    """Extract, validate and publish one batch, as the DAG's tasks do; (batch_no, counts)."""
+    batch_no = sync.extract(batch_key, full=full, now=now, page_size=500)
+    sync.validate(batch_no)
+    return batch_no, sync.publish(batch_no)

@@ -16,7 +16,7 @@ from lienthong.population.personal_id import compose_personal_id
 from lienthong.reference.address_codes import address_codes
 from lienthong.reference.admin_units import commune_conversion, legacy_communes
 
-from .population_fixtures import ministry
+from .population_fixtures import ministry, run_batch
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +31,8 @@ def _clean(count: int = 60) -> list[dict]:
     return [c.item for c in generate_citizens(count, seed=9, defect_rate=0.0, now=NOW)]
 
 
-def _run(batch_key: str, *, now: datetime = NOW, full: bool = True):
-    batch_no = sync.extract(batch_key, full=full, now=now)
-    sync.validate(batch_no)
-    return batch_no, sync.publish(batch_no)
+def _run(batch_key: str, *, full: bool = True, now: datetime = NOW) -> tuple[int, dict]:
+    return run_batch(batch_key, full=full, now=now)
 
 
 def _findings(url: str, batch_no: int) -> dict[int, set[str]]:

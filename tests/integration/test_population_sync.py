@@ -17,7 +17,7 @@ from lienthong.population.generator import DEFECTS, generate_citizens
 from lienthong.text.vietnamese import normalise_text
 from lienthong.warehouse.connection import with_database
 
-from .population_fixtures import ministry, snapshot
+from .population_fixtures import ministry, run_batch, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -25,9 +25,7 @@ NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
 def _run(batch_key: str, *, full: bool = True, now: datetime = NOW) -> tuple[int, dict]:
-    batch_no = sync.extract(batch_key, full=full, now=now, page_size=500)
-    sync.validate(batch_no)
-    return batch_no, sync.publish(batch_no)
+    return run_batch(batch_key, full=full, now=now)
 
 
 @pytest.fixture(scope="module")

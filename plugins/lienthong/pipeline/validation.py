@@ -196,9 +196,8 @@ def record_results(
                     f"{suite_result.suite_name}: rule {meta['rule_id']} ({config.type},"
                     f" expectation {meta['expectation_no']}) could not run: {error}"
                 )
+            # Column expectations count unexpected values; SQL rules report their row count.
             unexpected = result.get("unexpected_count", result.get("observed_value"))
-            if meta["level"] == "row" and config.type == "unexpected_rows_expectation":
-                unexpected = result.get("observed_value")
             conn.execute(
                 """INSERT INTO audit.rule_results (batch_no, suite, expectation_no, rule_id,
                        dimension, level, action, expectation, description, success, element_count,
