@@ -16,7 +16,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/lienthong demo
+	$(BIN)/lienthong-demo demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

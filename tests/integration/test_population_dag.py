@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
-from lienthong.population.generator import generate_citizens
 from lienthong.settings import PROJECT_ROOT
+from lienthong_demo.citizens import generate_citizens
 
 from .population_fixtures import TOKEN, ministry
 

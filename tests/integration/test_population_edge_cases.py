@@ -11,10 +11,10 @@ import pytest
 
 from lienthong.pipeline.batches import BatchHeld
 from lienthong.population import sync
-from lienthong.population.generator import generate_citizens
 from lienthong.population.personal_id import compose_personal_id
 from lienthong.reference.address_codes import address_codes
 from lienthong.reference.admin_units import commune_conversion, legacy_communes
+from lienthong_demo.citizens import generate_citizens
 
 from .population_fixtures import ministry, run_batch
 
@@ -205,7 +205,7 @@ def test_counts_say_what_changed_core(warehouse_url, monkeypatch):
 
 
 def test_the_batch_report_says_what_happened(warehouse_url, monkeypatch):
-    from lienthong.population.report import batch_report
+    from lienthong.pipeline.report import batch_report
 
     items = _clean()
     items[2]["sex"] = "X"  # P-C7

@@ -13,9 +13,9 @@ import pytest
 
 from lienthong.pipeline.batches import BatchError, BatchHeld
 from lienthong.population import sync
-from lienthong.population.generator import DEFECTS, generate_citizens
 from lienthong.text.vietnamese import normalise_text
 from lienthong.warehouse.connection import with_database
+from lienthong_demo.citizens import DEFECTS, generate_citizens
 
 from .population_fixtures import ministry, run_batch, snapshot
 

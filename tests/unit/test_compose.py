@@ -29,9 +29,9 @@ import pytest
 import yaml
 
 from lienthong.ministry.hook import MinistryPopulationHook
-from lienthong.ministry.server import MinistryServer
-from lienthong.population.generator import generate_citizens
 from lienthong.warehouse.connection import warehouse_url
+from lienthong_demo.citizens import generate_citizens
+from lienthong_demo.ministry_server import MinistryServer
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -332,7 +332,7 @@ def test_ministry_connection_points_at_the_demo_server_with_its_token():
     demo = services["ministry-demo"]
     args = command(demo)
 
-    assert args[:2] == ["lienthong", "serve-ministry"]
+    assert args[:2] == ["lienthong-demo", "serve-ministry"]
     assert option(args, "--host") == "0.0.0.0"
     assert conn == {
         "conn_type": "http",

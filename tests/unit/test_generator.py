@@ -19,15 +19,15 @@ import pycountry
 import pytest
 
 from lienthong.population.contract import DOCUMENTED_FIELDS
-from lienthong.population.generator import (
+from lienthong.population.personal_id import compose_personal_id
+from lienthong.reference import admin_units
+from lienthong.text.vietnamese import name_defect, normalise_text
+from lienthong_demo.citizens import (
     DEFECTS,
     GeneratedCitizen,
     expected_outcomes,
     generate_citizens,
 )
-from lienthong.population.personal_id import compose_personal_id
-from lienthong.reference import admin_units
-from lienthong.text.vietnamese import name_defect, normalise_text
 
 NOW = datetime(2026, 11, 20, 8, 15, 30, tzinfo=UTC)
 SPAN = timedelta(days=30)

@@ -20,7 +20,7 @@ from lienthong.ministry.hook import (
     MinistryUnavailableError,
     format_rfc3339_utc,
 )
-from lienthong.ministry.server import MinistryServer
+from lienthong_demo.ministry_server import MinistryServer
 
 TOKEN = "demo-token-7f3a9c"
 CONN_ID = "ministry_population"

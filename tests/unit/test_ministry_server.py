@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from lienthong.ministry.server import MinistryServer, parse_fault
+from lienthong_demo.ministry_server import MinistryServer, parse_fault
 
 TOKEN = "server-token-55aa"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -414,7 +414,7 @@ def serve(
     defect_rate: float = 0.0,
     now: datetime | None = None,
 ) -> None:
-    """Serve generated citizens until interrupted (``lienthong serve-ministry``).
+    """Serve generated citizens until interrupted (``lienthong-demo serve-ministry``).
 
     Args:
         host, port: where to listen.
@@ -423,7 +423,7 @@ def serve(
         now: the generator's "now" (its default when None).
     """
     # Imported here: the generator is only needed when serving, not on import.
-    from lienthong.population.generator import generate_citizens
+    from lienthong_demo.citizens import generate_citizens
 
     options: dict[str, Any] = {"seed": seed, "defect_rate": defect_rate}
     if now is not None:
