@@ -73,7 +73,7 @@ def template_database(pg_admin_url: str) -> Iterator[str]:
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(_database_url(pg_admin_url, name)) as conn:
+    with psycopg.connect(_database_url(pg_admin_url, name), autocommit=True) as conn:
         ensure_ready(conn)
     yield name
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:

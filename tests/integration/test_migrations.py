@@ -60,12 +60,55 @@ def test_a_new_migration_applies_alone_and_an_edited_one_is_refused(empty_databa
             migrations.apply(conn, folder)
 
 
-def test_a_failing_migration_applies_nothing_and_names_the_file(empty_database_url, tmp_path):
+def test_a_failing_migration_keeps_the_earlier_ones_and_a_rerun_applies_the_rest(
+    empty_database_url, tmp_path
+):
     folder = tmp_path / "migrations"
     folder.mkdir()
     (folder / "0001_good.sql").write_text("CREATE TABLE public.good (id int);\n")
-    (folder / "0002_bad.sql").write_text("CREATE TABLE public.bad (id nosuchtype);\n")
+    (folder / "0002_also_good.sql").write_text("CREATE TABLE public.also_good (id int);\n")
+    (folder / "0003_bad.sql").write_text(
+        "CREATE TABLE public.half (id int);\nCREATE TABLE public.bad (id nosuchtype);\n"
+    )
+    (folder / "0004_after.sql").write_text("CREATE TABLE public.after (id int);\n")
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
-        with pytest.raises(migrations.MigrationError, match=r"0002_bad\.sql"):
+        with pytest.raises(migrations.MigrationError, match=r"0003_bad\.sql"):
             migrations.apply(conn, folder)
-        assert conn.execute("SELECT to_regclass('public.good')").fetchone()[0] is None
+        # Each migration commits with its record: the first two stay, the failing one is
+        # rolled back whole, and nothing after it ran.
+        assert _versions(conn) == [1, 2]
+        assert conn.execute("SELECT to_regclass('public.also_good')").fetchone()[0] is not None
+        assert conn.execute("SELECT to_regclass('public.half')").fetchone()[0] is None
+
+        (folder / "0003_bad.sql").write_text("CREATE TABLE public.bad (id int);\n")
+        applied = migrations.apply(conn, folder)
+        assert [m.version for m in applied] == [3, 4]
+        assert _versions(conn) == [1, 2, 3, 4]
+
+
+def test_a_migration_may_run_outside_a_transaction(empty_database_url, tmp_path):
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_table.sql").write_text("CREATE TABLE public.t (id int);\n")
+    (folder / "0002_index.sql").write_text(
+        "-- lienthong: no-transaction\n"
+        "-- CONCURRENTLY cannot run inside a transaction block.\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_id ON public.t (id);\n"
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_id2 ON public.t ((id + 1));\n"
+    )
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        assert [m.version for m in migrations.apply(conn, folder)] == [1, 2]
+        indexes = {
+            name
+            for (name,) in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 't'")
+        }
+        assert indexes == {"t_id", "t_id2"}
+        assert _versions(conn) == [1, 2]
+
+
+def test_migrations_refuse_a_connection_inside_a_transaction(empty_database_url):
+    with (
+        psycopg.connect(empty_database_url) as conn,
+        pytest.raises(migrations.MigrationError, match="autocommit"),
+    ):
+        migrations.apply(conn)

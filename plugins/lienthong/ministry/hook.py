@@ -14,11 +14,9 @@ line or an exception message: errors name the connection id instead.
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +24,8 @@ import requests
 import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 from requests.auth import AuthBase
+
+from lienthong.ministry.page import CitizenPage, PageNotJson, PageShapeError, excerpt, parse_page
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ class MinistryRequestError(MinistryError):
 
 
 class MinistryContractError(MinistryError):
-    """The API broke the contract within one walk (``total`` changed, cursor did not advance)."""
+    """The API broke the contract: a page of the wrong shape, ``total`` changing within one
+    walk, a cursor seen before in the walk, or more items than ``total`` announced."""
 
 
 class MinistryTransientError(MinistryError):
@@ -93,21 +94,6 @@ class MinistryUnavailableError(MinistryError):
         super().__init__(message)
         self.attempts = attempts
         self.last_error = last_error
-
-
-@dataclass(frozen=True)
-class CitizenPage:
-    """One page of ``GET /v1/citizens``.
-
-    Attributes:
-        items: the citizen items, as the API sent them (unknown fields kept).
-        next_cursor: the cursor of the next page, None on the last page.
-        total: records matching the query's filters, as announced by the API.
-    """
-
-    items: list[dict]
-    next_cursor: str | None
-    total: int
 
 
 class BearerTokenAuth(AuthBase):
@@ -168,33 +154,6 @@ def _error_text(response: requests.Response) -> str:
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return body["error"]
     return response.text[:200]
-
-
-def _parse_page(response: requests.Response) -> CitizenPage:
-    """Decode a 200 answer; anything not shaped like a page counts as truncated."""
-    try:
-        body = json.loads(response.content)
-    except ValueError as exc:
-        raise MinistryTransientError(
-            f"truncated page (invalid JSON, {len(response.content)} bytes)", status=200
-        ) from exc
-    if not isinstance(body, dict):
-        raise MinistryTransientError("truncated page (body is not a JSON object)", status=200)
-    missing = [key for key in ("items", "next_cursor", "total") if key not in body]
-    if missing:
-        raise MinistryTransientError(f"truncated page (missing {', '.join(missing)})", status=200)
-    items, next_cursor, total = body["items"], body["next_cursor"], body["total"]
-    if (
-        not isinstance(items, list)
-        or not all(isinstance(item, dict) for item in items)
-        or not (next_cursor is None or isinstance(next_cursor, str))
-        or isinstance(total, bool)
-        or not isinstance(total, int)
-    ):
-        raise MinistryTransientError(
-            "truncated page (items/next_cursor/total malformed)", status=200
-        )
-    return CitizenPage(items=items, next_cursor=next_cursor, total=total)
 
 
 class MinistryPopulationHook(HttpHook):
@@ -298,26 +257,35 @@ class MinistryPopulationHook(HttpHook):
         try:
             cursor: str | None = None
             first_total: int | None = None
-            pages = 0
+            seen_cursors: set[str] = set()
+            pages = received = 0
             while True:
                 params = dict(base_params)
                 if cursor is not None:
                     params["cursor"] = cursor
                 page = self._fetch_with_retries(session, url, params)
                 pages += 1
+                received += len(page.items)
+                where = f"connection {self.ministry_conn_id!r}, page {pages} (cursor {cursor!r})"
                 if first_total is None:
                     first_total = page.total
                 elif page.total != first_total:
                     raise MinistryContractError(
-                        f"connection {self.ministry_conn_id!r}: total changed within one walk "
-                        f"from {first_total} to {page.total} on page {pages} (params {params})"
+                        f"{where}: total changed within one walk from {first_total} to {page.total}"
                     )
-                if page.next_cursor is not None and page.next_cursor == cursor:
-                    # The same cursor again would loop forever.
+                if received > first_total:
+                    # A server that never stops would otherwise be walked forever.
                     raise MinistryContractError(
-                        f"connection {self.ministry_conn_id!r}: next_cursor did not advance "
-                        f"on page {pages} (params {params})"
+                        f"{where}: {received} items received, more than the total of "
+                        f"{first_total} the walk announced"
                     )
+                if page.next_cursor is not None:
+                    if page.next_cursor == cursor or page.next_cursor in seen_cursors:
+                        raise MinistryContractError(
+                            f"{where}: next_cursor {page.next_cursor!r} was already seen in this "
+                            "walk (the walk would never end)"
+                        )
+                    seen_cursors.add(page.next_cursor)
                 yield page
                 if page.next_cursor is None:
                     return
@@ -386,6 +354,24 @@ class MinistryPopulationHook(HttpHook):
                 last_error=last,
             ) from last
 
+    def _page(self, response: requests.Response, params: dict[str, str]) -> CitizenPage:
+        """A 200 answer as a page: not JSON at all is worth a retry (a proxy's error page, a
+        cut connection); JSON of the wrong shape is a contract break, raised at once."""
+        try:
+            return parse_page(response.content)
+        except PageNotJson as exc:
+            raise MinistryTransientError(
+                f"page at cursor {params.get('cursor')!r} is not a JSON page: {exc}; "
+                f"{response.headers.get('Content-Type', 'no content type')}, "
+                f"{len(response.content)} bytes: {excerpt(response.content)}",
+                status=200,
+            ) from exc
+        except PageShapeError as exc:
+            raise MinistryContractError(
+                f"connection {self.ministry_conn_id!r}: page at cursor {params.get('cursor')!r} "
+                f"breaks the contract: {exc}; body starts {excerpt(response.content)}"
+            ) from exc
+
     def _fetch_once(
         self, session: requests.Session, url: str, params: dict[str, str]
     ) -> CitizenPage:
@@ -406,7 +392,7 @@ class MinistryPopulationHook(HttpHook):
 
         status = response.status_code
         if status == 200:
-            return _parse_page(response)
+            return self._page(response, params)
         if status == 401:
             raise MinistryAuthError(
                 f"connection {self.ministry_conn_id!r}: the population API refused the bearer "

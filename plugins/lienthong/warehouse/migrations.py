@@ -1,8 +1,12 @@
 """Versioned warehouse migrations: ``sql/migrations/NNNN_name.sql``, applied in order, once.
 
-Each applied file is recorded in ``audit.schema_migrations`` with its checksum;
-re-applying is a no-op, a new file applies alone, and an applied file that was
-edited afterwards is an error (write a new migration instead).
+Each migration runs in its own transaction and is recorded in ``audit.schema_migrations``
+(with its checksum) in that same transaction, so a failing migration leaves the ones before
+it applied and recorded, and a rerun after the fix applies the rest. A migration whose first
+line is ``-- lienthong: no-transaction`` runs outside a transaction (for statements such as
+``CREATE INDEX CONCURRENTLY``), one statement at a time, and is recorded after them; write
+such a migration so that it can be rerun (``IF NOT EXISTS``). Re-applying is a no-op, and an
+applied file that was edited afterwards is an error (write a new migration instead).
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # Any constant works; it only has to be the same for every process applying migrations.
 _LOCK_KEY = 0x6C69656E
 
+#: First line of a migration that must run outside a transaction.
+NO_TRANSACTION = "-- lienthong: no-transaction"
+
 
 class MigrationError(RuntimeError):
     """A migration cannot be applied, or an applied one was changed."""
@@ -39,6 +46,12 @@ class Migration:
     @property
     def sql(self) -> str:
         return self.path.read_text(encoding="utf-8")
+
+    @property
+    def transactional(self) -> bool:
+        """False when the file asks to run outside a transaction."""
+        first = self.sql.lstrip().split("\n", 1)[0]
+        return first.strip().lower() != NO_TRANSACTION
 
     @property
     def checksum(self) -> str:
@@ -60,7 +73,11 @@ def discover(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 def apply(conn: psycopg.Connection, folder: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Apply the migrations not yet applied, each in its own transaction; return those applied."""
+    """Apply the migrations not yet applied, each in its own transaction; return those applied.
+
+    ``conn`` must be in autocommit mode (each migration commits on its own)."""
+    if not conn.autocommit:
+        raise MigrationError("migrations need a connection in autocommit mode")
     with conn.transaction():
         conn.execute("CREATE SCHEMA IF NOT EXISTS audit")
         conn.execute(
@@ -71,9 +88,9 @@ def apply(conn: psycopg.Connection, folder: Path = MIGRATIONS_DIR) -> list[Migra
                    applied_at timestamptz NOT NULL DEFAULT now())"""
         )
     applied_now: list[Migration] = []
-    with conn.transaction():
-        # Serialise concurrent appliers (two workers starting at once) for this transaction.
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+    # Serialise concurrent appliers (two workers starting at once) for the whole run.
+    conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    try:
         done = dict(
             conn.execute("SELECT version, checksum FROM audit.schema_migrations").fetchall()
         )
@@ -87,14 +104,33 @@ def apply(conn: psycopg.Connection, folder: Path = MIGRATIONS_DIR) -> list[Migra
                 continue
             log.info("applying migration %s", migration.path.name)
             try:
-                with conn.transaction():
-                    conn.execute(migration.sql)
-                    conn.execute(
-                        "INSERT INTO audit.schema_migrations (version, name, checksum) "
-                        "VALUES (%s, %s, %s)",
-                        (migration.version, migration.name, migration.checksum),
-                    )
+                _apply_one(conn, migration)
             except psycopg.Error as exc:
                 raise MigrationError(f"{migration.path.name}: {exc}") from exc
             applied_now.append(migration)
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return applied_now
+
+
+def _apply_one(conn: psycopg.Connection, migration: Migration) -> None:
+    record = (
+        "INSERT INTO audit.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+        (migration.version, migration.name, migration.checksum),
+    )
+    if migration.transactional:
+        with conn.transaction():
+            conn.execute(migration.sql)
+            conn.execute(*record)
+        return
+    # Outside a transaction each statement commits alone (what CONCURRENTLY requires).
+    for statement in _statements(migration.sql):
+        conn.execute(statement)
+    conn.execute(*record)
+
+
+def _statements(script: str) -> list[str]:
+    """A no-transaction migration's statements: split on semicolons that end a line (such a
+    migration holds plain DDL, no function bodies)."""
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in re.split(r";\s*$", "\n".join(lines), flags=re.M) if s.strip()]

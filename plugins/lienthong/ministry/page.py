@@ -1,0 +1,202 @@
+"""One page of ``GET /v1/citizens`` decoded without letting one item spoil the page.
+
+The page itself must have the contract's shape; a page that is not JSON at all may be a
+passing proxy fault (the caller retries it), a JSON page of the wrong shape is a contract
+break. The items inside are taken as they come, whatever they hold: an item that is not an
+object, holds NaN, a lone surrogate or a key twice, or is nested too deep for Python's parser,
+still comes out as one item, so that it is staged and quarantined by rule P-K5 (the contract's
+types), never dropped and never a reason to stop the feed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lienthong.pipeline.contract import RawItem
+
+#: Characters of a body quoted in an error message.
+EXCERPT = 200
+
+
+class PageNotJson(ValueError):
+    """The body is not JSON at all (an HTML error page, a cut connection): worth a retry."""
+
+
+class PageShapeError(ValueError):
+    """The body is JSON but not a page of the contract: a contract break."""
+
+
+class DuplicateKeys(dict):
+    """A JSON object in which some key occurred more than once (the last value is kept, as
+    JSON parsers do); ``duplicate_keys`` names them so that rule P-K5 can report them."""
+
+    duplicate_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CitizenPage:
+    """One page of ``GET /v1/citizens``.
+
+    Attributes:
+        items: the items as the API sent them (unknown fields kept; see the module's note
+            on items that are not well-formed citizens).
+        next_cursor: the cursor of the next page, None on the last page.
+        total: records matching the query's filters, as announced by the API.
+    """
+
+    items: list[Any]
+    next_cursor: str | None
+    total: int
+
+
+def excerpt(body: bytes | str) -> str:
+    """The start of a body, for an error message."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return repr(text[:EXCERPT] + ("…" if len(text) > EXCERPT else ""))
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    seen: set[str] = set()
+    duplicates = {key for key, _ in pairs if key in seen or seen.add(key)}
+    marked = DuplicateKeys(result)
+    marked.duplicate_keys = tuple(sorted(duplicates))
+    return marked
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object)
+
+
+def parse_page(body: bytes) -> CitizenPage:
+    """Decode a 200 answer's body into a page.
+
+    Raises:
+        PageNotJson: the body is not JSON.
+        PageShapeError: the body is JSON of another shape than a page.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PageNotJson(f"the body is not UTF-8 ({exc.reason} at byte {exc.start})") from exc
+    try:
+        document = _DECODER.decode(text)
+    except RecursionError:
+        document = _decode_shallow(text)
+    except ValueError as exc:
+        raise PageNotJson(f"the body is not JSON ({exc})") from exc
+    return _page(document)
+
+
+def _page(document: Any) -> CitizenPage:
+    if not isinstance(document, dict):
+        raise PageShapeError(f"the body is a JSON {type(document).__name__}, not an object")
+    missing = [key for key in ("items", "next_cursor", "total") if key not in document]
+    if missing:
+        raise PageShapeError(f"the page has no {', '.join(missing)}")
+    items, next_cursor, total = document["items"], document["next_cursor"], document["total"]
+    if not isinstance(items, list):
+        raise PageShapeError(f"items is a JSON {type(items).__name__}, not an array")
+    if next_cursor is not None and not (isinstance(next_cursor, str) and next_cursor):
+        raise PageShapeError(f"next_cursor is {next_cursor!r}, not a non-empty string or null")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise PageShapeError(f"total is {total!r}, not a non-negative integer")
+    if isinstance(document, DuplicateKeys):
+        raise PageShapeError(f"the page repeats the key(s) {', '.join(document.duplicate_keys)}")
+    return CitizenPage(items=items, next_cursor=next_cursor, total=total)
+
+
+def _decode_shallow(text: str) -> dict[str, Any]:
+    """Decode a page whose items are too deep for Python's recursive parser: the page's own
+    keys are read by scanning, each item is parsed on its own, and an item that still cannot
+    be parsed is kept as a `RawItem`."""
+    spans = _top_level_members(text)
+    document: dict[str, Any] = {}
+    for key, (start, end) in spans.items():
+        if key == "items" and text[start] == "[":
+            document[key] = [_item(text[a:b]) for a, b in _array_elements(text, start, end)]
+        else:
+            try:
+                document[key] = _DECODER.decode(text[start:end])
+            except (RecursionError, ValueError) as exc:
+                raise PageShapeError(f"the page's {key!r} cannot be read ({exc})") from exc
+    return document
+
+
+def _item(text: str) -> Any:
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        return RawItem(text, "nested too deep to parse")
+    except ValueError as exc:
+        return RawItem(text, f"not JSON ({exc})")
+
+
+def _scan_value_end(text: str, start: int) -> int:
+    """Index just past the JSON value starting at ``start``, by counting brackets outside
+    strings (iteratively, so depth costs nothing)."""
+    depth, index, length = 0, start, len(text)
+    while index < length:
+        char = text[index]
+        if char == '"':
+            index += 1
+            while index < length and text[index] != '"':
+                index += 2 if text[index] == "\\" else 1
+            if depth == 0:
+                return index + 1
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+            if depth < 0:
+                return index
+        elif char in ",\n\r\t " and depth == 0 and index > start:
+            return index
+        index += 1
+    if depth:
+        raise PageNotJson("the body ends inside a JSON value (truncated page)")
+    return index
+
+
+def _skip_space(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
+
+
+def _top_level_members(text: str) -> dict[str, tuple[int, int]]:
+    index = _skip_space(text, 0)
+    if not text.startswith("{", index):
+        raise PageShapeError("the body is not a JSON object")
+    members: dict[str, tuple[int, int]] = {}
+    index = _skip_space(text, index + 1)
+    while index < len(text) and text[index] != "}":
+        key_end = _scan_value_end(text, index)
+        key = json.loads(text[index:key_end])
+        index = _skip_space(text, key_end)
+        if not text.startswith(":", index):
+            raise PageNotJson(f"expected ':' at character {index}")
+        value_start = _skip_space(text, index + 1)
+        value_end = _scan_value_end(text, value_start)
+        members[key] = (value_start, value_end)
+        index = _skip_space(text, value_end)
+        if text.startswith(",", index):
+            index = _skip_space(text, index + 1)
+    return members
+
+
+def _array_elements(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    elements = []
+    index = _skip_space(text, start + 1)
+    while index < end - 1:
+        element_end = _scan_value_end(text, index)
+        elements.append((index, element_end))
+        index = _skip_space(text, element_end)
+        if text.startswith(",", index):
+            index = _skip_space(text, index + 1)
+    return elements

@@ -1,0 +1,218 @@
+"""A source's item contract: its documented fields, their types and limits, and the check that
+an item keeps to them (rules P-K5, E-K3 and their kin).
+
+Every item received becomes one staged row whatever it holds. What the contract cannot vouch
+for (an item that is not an object, a field of the wrong type, text over its limit, invalid
+Unicode, NaN or Infinity, nesting beyond a sane depth, a key given twice, a timestamp that is
+not RFC 3339 with a zone) is named in the row's ``item_defect`` and quarantined by the
+dataset's rule; the item itself is kept as received (``payload``, or ``payload_text`` when it
+cannot be stored as JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+#: How deep an item may nest objects and arrays (the contract's items nest two levels).
+MAX_DEPTH = 32
+
+#: Text limit of a field unless the contract says otherwise (names say 200).
+TEXT_LIMIT = 1000
+
+Kind = Literal["string", "object", "rfc3339", "date", "timestamp", "boolean"]
+
+# RFC 3339 date-time with a zone (Z or ±hh:mm); Python's fromisoformat alone also takes ISO week
+# dates and times without a zone, which the contract does not allow.
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+@dataclass(frozen=True)
+class RawItem:
+    """An item that could not be decoded (e.g. nested too deep to parse): kept as the text
+    received, and quarantined with ``reason``."""
+
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Field:
+    """One documented field of an item.
+
+    Attributes:
+        name: the field's name in the item.
+        kind: what the source sends: ``string``; ``object`` (with ``fields``); ``rfc3339``
+            (a string holding an RFC 3339 timestamp with a zone); ``date``, ``timestamp`` and
+            ``boolean`` for sources that send typed values (databases).
+        nullable: whether null (or an absent value) is of the contract's type. Whether a value
+            must be *present* is a sufficiency rule of its own, not a type question.
+        max_length: the longest text allowed (strings only).
+        fields: an object's own fields.
+    """
+
+    name: str
+    kind: Kind = "string"
+    nullable: bool = True
+    max_length: int = TEXT_LIMIT
+    fields: tuple[Field, ...] = field(default=())
+
+
+def parse_rfc3339(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp with a zone as an aware datetime, else None."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        return None
+    text = value.replace("z", "Z").replace("t", "T")
+    # Python 3.11 reads at most six fractional digits.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    try:
+        return datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        return None
+
+
+def item_defects(item: Any, fields: Sequence[Field], *, max_depth: int = MAX_DEPTH) -> list[str]:
+    """What keeps ``item`` from the contract, each naming its field; empty when it keeps to it."""
+    if isinstance(item, RawItem):
+        return [f"the item cannot be read: {item.reason}"]
+    if not isinstance(item, Mapping):
+        return [f"the item is {_json_type(item)}, not an object"]
+    defects: list[str] = []
+    _check_object(item, fields, "", defects)
+    _check_values(item, "", 1, max_depth, defects)
+    return defects
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
+def _check_object(
+    item: Mapping[str, Any], fields: Sequence[Field], prefix: str, defects: list[str]
+) -> None:
+    # Set by JSON decoders that keep track of keys given twice (ministry.page.DuplicateKeys).
+    duplicates = getattr(item, "duplicate_keys", ())
+    defects += [f"{prefix}{key}: the key occurs more than once" for key in duplicates]
+    for spec in fields:
+        if spec.name not in item:
+            continue  # absence is the sufficiency rules' business
+        name, value = prefix + spec.name, item[spec.name]
+        if value is None:
+            if not spec.nullable:
+                defects.append(f"{name}: null where the contract wants {spec.kind}")
+            continue
+        problem = _type_problem(spec, value)
+        if problem:
+            defects.append(f"{name}: {problem}")
+        elif spec.kind == "object":
+            _check_object(value, spec.fields, name + ".", defects)
+
+
+def _type_problem(spec: Field, value: Any) -> str | None:
+    kind = spec.kind
+    if kind in ("string", "rfc3339"):
+        if not isinstance(value, str):
+            return f"{_json_type(value)} where the contract wants a string"
+        if len(value) > spec.max_length:
+            return f"text of {len(value)} characters, over the limit of {spec.max_length}"
+        if kind == "rfc3339" and parse_rfc3339(value) is None:
+            return f"{_short(value)} is not an RFC 3339 timestamp with a zone"
+        return None
+    if kind == "object":
+        return None if isinstance(value, Mapping) else f"{_json_type(value)}, not an object"
+    if kind == "boolean":
+        return None if isinstance(value, bool) else f"{_short(value)} is not a boolean"
+    if kind == "timestamp":
+        return None if isinstance(value, datetime) else f"{_short(value)} is not a timestamp"
+    if kind == "date":
+        ok = isinstance(value, date) and not isinstance(value, datetime)
+        return None if ok else f"{_short(value)} is not a date"
+    raise ValueError(f"unknown field kind {kind!r}")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_values(value: Any, path: str, depth: int, max_depth: int, defects: list[str]) -> None:
+    """Invalid Unicode, NaN/Infinity and excessive nesting anywhere in the item."""
+    if isinstance(value, str):
+        if _has_surrogate(value):
+            defects.append(f"{path or 'the item'}: invalid Unicode (a lone surrogate)")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            defects.append(f"{path or 'the item'}: {value!r} is not a JSON number")
+        return
+    if isinstance(value, Mapping | list | tuple):
+        if depth > max_depth:
+            defects.append(f"{path or 'the item'}: nested deeper than {max_depth} levels")
+            return
+        children = value.items() if isinstance(value, Mapping) else enumerate(value)
+        for key, child in children:
+            if isinstance(key, str) and _has_surrogate(key):
+                defects.append(f"{path or 'the item'}: a key holds invalid Unicode")
+            child_path = f"{path}.{key}" if path and isinstance(key, str) else f"{path}[{key}]"
+            if not path and isinstance(key, str):
+                child_path = key
+            _check_values(child, child_path, depth + 1, max_depth, defects)
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def storable_json(item: Any) -> str | None:
+    """The item as JSON text that PostgreSQL's jsonb accepts, or None when it cannot be
+    (NaN, invalid Unicode, a RawItem, nesting jsonb refuses): then it is kept as text.
+
+    U+0000, which jsonb refuses, becomes U+FFFD (rules on names reject it)."""
+    if isinstance(item, RawItem):
+        return None
+    try:
+        text = json.dumps(item, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except (ValueError, TypeError, RecursionError, UnicodeEncodeError):
+        return None
+    return _JSON_NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def received_text(item: Any) -> str:
+    """The item as received, as text, for ``payload_text`` when it cannot be stored as JSON:
+    JSON with every non-ASCII character escaped (so lone surrogates survive), NaN as NaN."""
+    if isinstance(item, RawItem):
+        return (
+            item.text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\u0000")
+        )
+    try:
+        return json.dumps(item, ensure_ascii=True, allow_nan=True, default=str)
+    except (ValueError, RecursionError):
+        return repr(item)
+
+
+# \u0000 not preceded by an escaped backslash (an odd run of backslashes ends with the escape).
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")

@@ -1,0 +1,1 @@
+"""Support for the tests: real stand-ins for systems the tests talk to."""
