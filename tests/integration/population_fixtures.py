@@ -9,7 +9,8 @@ from datetime import datetime
 
 import psycopg
 
-from lienthong.population import sync
+from lienthong.pipeline import sync
+from lienthong.sources import Source
 from lienthong_demo.ministry_server import MinistryServer
 
 TOKEN = "integration-test-token"
@@ -50,8 +51,28 @@ def snapshot(url: str) -> dict[str, list]:
         return {name: conn.execute(query).fetchall() for name, query in queries.items()}
 
 
+#: The population source as the tests configure it (the shipped sources file's, smaller pages).
+SOURCE = Source(dataset="population", conn_id="ministry_population", page_size=500)
+
+
+class population_sync:
+    """The sync's steps for the test's population source, as the DAG's tasks call them."""
+
+    @staticmethod
+    def extract(batch_key: str, *, full: bool = False, now: datetime | None = None) -> int:
+        return sync.extract(SOURCE, batch_key, full=full, now=now)
+
+    @staticmethod
+    def validate(batch_no: int) -> dict:
+        return sync.validate(SOURCE, batch_no)
+
+    @staticmethod
+    def publish(batch_no: int) -> dict:
+        return sync.publish(SOURCE, batch_no)
+
+
 def run_batch(batch_key: str, *, now: datetime, full: bool = True) -> tuple[int, dict]:
     """Extract, validate and publish one batch, as the DAG's tasks do; (batch_no, counts)."""
-    batch_no = sync.extract(batch_key, full=full, now=now, page_size=500)
-    sync.validate(batch_no)
-    return batch_no, sync.publish(batch_no)
+    batch_no = population_sync.extract(batch_key, full=full, now=now)
+    population_sync.validate(batch_no)
+    return batch_no, population_sync.publish(batch_no)

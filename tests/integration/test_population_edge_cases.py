@@ -10,13 +10,13 @@ import psycopg
 import pytest
 
 from lienthong.pipeline.batches import BatchHeld
-from lienthong.population import sync
 from lienthong.population.personal_id import compose_personal_id
 from lienthong.reference.address_codes import address_codes
 from lienthong.reference.admin_units import commune_conversion, legacy_communes
 from lienthong_demo.citizens import generate_citizens
 
 from .population_fixtures import ministry, run_batch
+from .population_fixtures import population_sync as sync
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +138,9 @@ def test_dates_are_judged_by_the_day_in_vietnam(warehouse_url, monkeypatch):
     assert counts["published"] == 61
 
 
-def test_a_copy_with_an_unreadable_timestamp_yields_to_the_readable_one(warehouse_url, monkeypatch):
+def test_a_copy_with_an_unreadable_timestamp_is_quarantined_and_the_readable_one_published(
+    warehouse_url, monkeypatch
+):
     items = _clean()
     broken = copy.deepcopy(items[7])
     broken["updated_at"] = "garbage"
@@ -148,15 +150,18 @@ def test_a_copy_with_an_unreadable_timestamp_yields_to_the_readable_one(warehous
         # still send it. Serve it at the end of the walk.
         monkeypatch.setattr(server, "_page", _append_to_last_page(server._page, broken))
         batch_no, counts = _run("population:garbage-version")
+    # A timestamp that is not RFC 3339 breaks the contract (P-K5): the copy takes no part in
+    # choosing the newest version, and the reason says what is wrong with it.
+    assert _findings(warehouse_url, batch_no) == {60: {"P-K5"}}
     with psycopg.connect(warehouse_url) as conn:
-        collapsed = conn.execute(
-            "SELECT payload->>'updated_at', collapsed FROM staging.population"
-            " WHERE batch_no = %s AND collapsed IS NOT NULL",
-            (batch_no,),
-        ).fetchall()
-    assert collapsed == [("garbage", "superseded")]
-    assert _findings(warehouse_url, batch_no) == {}
-    assert counts == {**counts, "received": 61, "published": 60, "collapsed": 1, "quarantined": 0}
+        reason = conn.execute("SELECT reason FROM audit.findings").fetchone()[0]
+        published = conn.execute(
+            "SELECT marital_status FROM core.population WHERE personal_id = %s",
+            (items[7]["personal_id"],),
+        ).fetchone()
+    assert "updated_at: 'garbage' is not an RFC 3339 timestamp with a zone" in reason
+    assert published == (items[7]["marital_status"],)
+    assert counts == {**counts, "received": 61, "published": 60, "collapsed": 0, "quarantined": 1}
 
 
 def _append_to_last_page(page, extra_item):

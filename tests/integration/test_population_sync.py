@@ -12,12 +12,13 @@ import psycopg
 import pytest
 
 from lienthong.pipeline.batches import BatchError, BatchHeld
-from lienthong.population import sync
+from lienthong.settings import PROJECT_ROOT
 from lienthong.text.vietnamese import normalise_text
 from lienthong.warehouse.connection import with_database
 from lienthong_demo.citizens import DEFECTS, generate_citizens
 
 from .population_fixtures import ministry, run_batch, snapshot
+from .population_fixtures import population_sync as sync
 
 pytestmark = pytest.mark.integration
 
@@ -145,12 +146,14 @@ def test_crash_between_staging_and_publish_then_rerun_gives_the_same_warehouse(
         # A worker stages the batch and dies (SIGKILL-like exit) before validating.
         code = (
             "import os, sys; from datetime import datetime;"
-            "from lienthong.population import sync;"
+            "from tests.integration.population_fixtures import population_sync as sync;"
             f"sync.extract('population:crash', full=True, now=datetime.fromisoformat('{NOW.isoformat()}'));"
             "os._exit(9)"
         )
         died = subprocess.run(
-            [sys.executable, "-c", code], env=os.environ.copy(), capture_output=True
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            capture_output=True,
         )
         assert died.returncode == 9, died.stderr.decode()[-2000:]
         with psycopg.connect(warehouse_url) as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -50,7 +51,9 @@ def test_a_clean_item_needs_no_fix_and_parses():
     assert row["full_name_defect"] is None
     assert row["missing_fields"] == []
     assert row["extra"] is None
-    assert row["payload"] == _item()
+    assert json.loads(row["payload"]) == _item()
+    assert row["payload_text"] is None
+    assert row["item_defect"] is None
 
 
 def test_text_is_made_canonical_and_the_original_kept():
@@ -60,7 +63,7 @@ def test_text_is_made_canonical_and_the_original_kept():
     assert [(f.rule_id, f.field, f.original, f.fixed) for f in fixes] == [
         ("P-K1", "full_name", raw, "Nguyễn Thị Lan")
     ]
-    assert row["payload"]["full_name"] == raw
+    assert json.loads(row["payload"])["full_name"] == raw
 
 
 def test_codes_are_padded_under_p_k4():
@@ -130,7 +133,7 @@ def test_missing_documented_fields_and_new_fields_are_recorded():
     del item["household_id"]
     row, _ = _row(item)
     assert row["missing_fields"] == ["household_id"]
-    assert row["extra"] == {"blood_type": "O"}
+    assert json.loads(row["extra"]) == {"blood_type": "O"}
     assert row["household_id"] is None
 
 

@@ -18,6 +18,7 @@ POPULATION_RULES = {
     "P-S3": ("sufficient", "batch"),
     "P-K2": ("clean", "row"),
     "P-K3": ("clean", "row"),
+    "P-K5": ("clean", "row"),
     "P-L1": ("live", "batch"),
     "P-L2": ("live", "row"),
     "P-L3": ("live", "row"),
@@ -46,20 +47,32 @@ def test_every_population_rule_has_an_expectation_with_its_dimension_and_level()
 
 
 def test_sql_rules_read_the_batch_and_select_row_numbers():
-    for suite, item in _expectations():
-        if item["type"] != "unexpected_rows_expectation":
-            continue
-        query = item["kwargs"]["unexpected_rows_query"]
-        assert "{batch}" in query
-        if suite == "rows":
-            assert query.startswith("SELECT row_no FROM {batch}")
+    for suite in ("rows", "batch"):
+        _, expectations = load_suite(POPULATION.suites_dir / f"{suite}.json", "full")
+        for expectation in expectations:
+            if type(expectation).__name__ != "UnexpectedRowsExpectation":
+                continue
+            query = " ".join(expectation.unexpected_rows_query.split())
+            assert "{batch}" in query
+            if suite == "rows":
+                assert query.startswith("SELECT row_no FROM {batch}"), query
+
+
+def test_a_rule_kept_in_its_own_sql_file_reads_as_gx_expects_it():
+    _, rows = load_suite(POPULATION.suites_dir / "rows.json", "full")
+    (p_c3,) = [e for e in rows if e.meta["rule_id"] == "P-C3"]
+    query = p_c3.unexpected_rows_query
+    assert "--" not in query  # comments stay in the file
+    # GX substitutes {batch} with str.format: the regex's braces must survive it.
+    assert "personal_id ~ '^[0-9]{12}$'" in query.format(batch="staging.v")
+    assert "FROM staging.v" in query.format(batch="staging.v")
 
 
 @pytest.mark.parametrize("mode", ["full", "incremental"])
 def test_suites_load_as_gx_expectations_per_mode(mode):
     _, rows = load_suite(POPULATION.suites_dir / "rows.json", mode)
     _, batch = load_suite(POPULATION.suites_dir / "batch.json", mode)
-    assert len(rows) == 20
+    assert len(rows) == 21
     batch_rules = [e.meta["rule_id"] for e in batch]
     # Freshness (P-L1) is a property of a full extraction only.
     assert batch_rules == (["P-S2", "P-S3", "P-L1"] if mode == "full" else ["P-S2", "P-S3"])

@@ -13,6 +13,7 @@ line or an exception message: errors name the connection id instead.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import logging
 import math
@@ -123,6 +124,17 @@ def format_rfc3339_utc(moment: datetime) -> str:
     if utc.microsecond:
         text += f".{utc.microsecond:06d}"
     return text + "Z"
+
+
+def _http_date(value: str | None) -> datetime | None:
+    """An HTTP ``Date`` header as an aware datetime, or None."""
+    if not value:
+        return None
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -358,7 +370,7 @@ class MinistryPopulationHook(HttpHook):
         """A 200 answer as a page: not JSON at all is worth a retry (a proxy's error page, a
         cut connection); JSON of the wrong shape is a contract break, raised at once."""
         try:
-            return parse_page(response.content)
+            page = parse_page(response.content)
         except PageNotJson as exc:
             raise MinistryTransientError(
                 f"page at cursor {params.get('cursor')!r} is not a JSON page: {exc}; "
@@ -371,6 +383,7 @@ class MinistryPopulationHook(HttpHook):
                 f"connection {self.ministry_conn_id!r}: page at cursor {params.get('cursor')!r} "
                 f"breaks the contract: {exc}; body starts {excerpt(response.content)}"
             ) from exc
+        return dataclasses.replace(page, served_at=_http_date(response.headers.get("Date")))
 
     def _fetch_once(
         self, session: requests.Session, url: str, params: dict[str, str]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from lienthong.pipeline.contract import RawItem
@@ -44,11 +45,13 @@ class CitizenPage:
             on items that are not well-formed citizens).
         next_cursor: the cursor of the next page, None on the last page.
         total: records matching the query's filters, as announced by the API.
+        served_at: the server's clock when it answered (its ``Date`` header), when given.
     """
 
     items: list[Any]
     next_cursor: str | None
     total: int
+    served_at: datetime | None = None
 
 
 def excerpt(body: bytes | str) -> str:

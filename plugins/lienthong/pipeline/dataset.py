@@ -1,44 +1,82 @@
 """What makes a dataset, for the shared write-audit-publish mechanism.
 
-A dataset is its contract (staging table and columns), its keys, its rules
-(the Great Expectations suites under ``expectations/<name>/``), and the SQL
-that publishes its valid rows into core. Everything else (staging by COPY,
-validation, quarantine, audit, watermarks) is the same for every dataset.
+A dataset is its contract (how one item becomes one staging row, with the fixes applied),
+its keys, its rules (the Great Expectations suites under ``expectations/<name>/``), the SQL
+that publishes its valid rows into core, and how its source is read. Everything else
+(batches, one run per source, staging by COPY, validation, quarantine, audit, watermarks) is
+the same for every dataset.
+
+Every staging table holds, besides the dataset's own columns: ``batch_no``, ``row_no``,
+``missing_fields`` (documented fields absent from the item), ``extra`` (fields the contract
+does not document), ``item_defect`` (what keeps the item from the contract's types: rules
+P-K5, E-K3 and their kin), ``payload`` (the item as received) or ``payload_text`` (the same,
+as text, when it cannot be stored as JSON), ``content_hash`` (of the fixed record, to spot
+identical copies) and ``collapsed``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lienthong.settings import EXPECTATIONS_DIR
+
+if TYPE_CHECKING:
+    from lienthong.pipeline.extraction import Extraction, ExtractRequest
+    from lienthong.sources import Source
 
 DIMENSIONS = ("correct", "sufficient", "clean", "live")
 
 
+class FixLike(Protocol):
+    """One automatic repair of one field, with the value as received."""
+
+    rule_id: str
+    field: str
+    original: str | None
+    fixed: str | None
+
+
+class Preparer(Protocol):
+    """Turns one item received into one staging row (in ``staging_columns`` order, starting
+    with ``row_no``) and the fixes applied to it. It never raises on a bad item: what is wrong
+    goes into the row for the rules to judge."""
+
+    def prepare(self, row_no: int, item: Any) -> tuple[tuple, Iterable[FixLike]]: ...
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """One dataset's contract, keys, rules and publishing SQL."""
+    """One dataset's contract, keys, rules, source and publishing SQL."""
 
     name: str
-    #: staging table (schema-qualified) holding ``batch_no``, ``row_no`` and ``staging_columns``
+    #: staging table (schema-qualified) holding ``batch_no`` and ``staging_columns``
     staging_table: str
     staging_columns: tuple[str, ...]
-    #: the business key (one live row per key) and the column whose newest value wins
+    #: the business key (one live row per key in a batch) and the column whose newest value wins
     key_column: str
     version_column: str
     #: INSERT … ON CONFLICT into core of the batch's valid rows; takes %(batch_no)s
     publish_sql: str
+    #: a preparer for one batch of a source
+    preparer: Callable[[Source], Preparer]
+    #: how the source is read (None: nothing to read now)
+    extractor: Callable[[ExtractRequest], Extraction | None]
     #: suite parameters for a batch: (batch row from audit.batches) → values for $PARAMETER
-    suite_parameters: Callable[[dict[str, Any]], dict[str, Any]]
-    #: minimum pass rate per dimension before the batch is held
+    suite_parameters: Callable[[dict[str, Any]], dict[str, Any]] = lambda batch: {}
+    #: read from a watermark (else every batch is a whole input, such as a file)
+    incremental: bool = True
+    #: minimum pass rate per dimension before the batch is held (a source may override)
     thresholds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 0.95))
-
     #: where the suites are; ``expectations/<name>/`` unless given
     suites_path: Path | None = None
 
     @property
     def suites_dir(self) -> Path:
         return self.suites_path or EXPECTATIONS_DIR / self.name
+
+    def thresholds_for(self, source: Source | None) -> dict[str, float]:
+        """The pass-rate thresholds of a source: the dataset's, overridden by its entry."""
+        return {**self.thresholds, **(source.thresholds if source else {})}

@@ -22,37 +22,41 @@ CLOCK_SKEW = timedelta(minutes=5)
 COUNTS = ("received", "fixed", "published", "quarantined", "collapsed", "applied")
 
 
-def publish(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> dict[str, int]:
-    """Publish a validated batch; return its counts."""
+def publish(
+    conn: psycopg.Connection, dataset: Dataset, batch_no: int, *, approved: bool = False
+) -> dict[str, int]:
+    """Publish a validated batch (or, ``approved``, a held one as it stands: its failing rows
+    still quarantined); return its counts."""
     started = time.monotonic()
     table = sql.Identifier(*dataset.staging_table.split("."))
     key = sql.Identifier(dataset.key_column)
-    version = sql.Identifier(dataset.version_column)
     with conn.transaction():
         batch = conn.execute(
-            "SELECT status, extracted_at, hold_reason FROM audit.batches WHERE batch_no = %s FOR UPDATE",
+            """SELECT status, extracted_at, hold_reason, province, window_end,
+                      window_closed FROM audit.batches WHERE batch_no = %s FOR UPDATE""",
             (batch_no,),
         ).fetchone()
         if batch is None:
             raise batches.BatchError(f"no {dataset.name} batch {batch_no}")
-        status, extracted_at, hold_reason = batch
+        status, extracted_at, hold_reason, province, window_end, window_closed = batch
         if status == "published":
             log.info("%s batch %s is already published; nothing to do", dataset.name, batch_no)
             return counts(conn, batch_no)
-        if status == "held":
+        if status == "held" and not approved:
             raise batches.BatchHeld(f"{dataset.name} batch {batch_no} is on hold:\n{hold_reason}")
-        if status != "validated":
+        if status not in ("validated", "held"):
             raise batches.BatchError(f"{dataset.name} batch {batch_no} is {status}, not validated")
 
         conn.execute(
             sql.SQL(
-                """INSERT INTO quarantine.records (batch_no, row_no, dataset, record_key, rule_ids, payload)
+                """INSERT INTO quarantine.records (batch_no, row_no, dataset, record_key, rule_ids,
+                       payload, payload_text)
                    SELECT s.batch_no, s.row_no, %(dataset)s, s.{key},
-                          array_agg(f.rule_id ORDER BY f.rule_id), s.payload
+                          array_agg(f.rule_id ORDER BY f.rule_id), s.payload, s.payload_text
                    FROM {table} s
                    JOIN audit.findings f ON f.batch_no = s.batch_no AND f.row_no = s.row_no
                    WHERE s.batch_no = %(b)s AND s.collapsed IS NULL AND f.action = 'quarantine'
-                   GROUP BY s.batch_no, s.row_no, s.{key}, s.payload"""
+                   GROUP BY s.batch_no, s.row_no, s.{key}, s.payload, s.payload_text"""
             ).format(table=table, key=key),
             {"b": batch_no, "dataset": dataset.name},
         )
@@ -75,14 +79,10 @@ def publish(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> dict[s
         quarantined = conn.execute(
             "SELECT count(*) FROM quarantine.records WHERE batch_no = %s", (batch_no,)
         ).fetchone()[0]
-        newest = conn.execute(
-            sql.SQL(
-                "SELECT max({version}) FROM {table} WHERE batch_no = %s AND {version} <= %s"
-            ).format(version=version, table=table),
-            (batch_no, extracted_at + CLOCK_SKEW),
-        ).fetchone()[0]
-        if newest is not None:
-            watermark.advance(conn, dataset.name, newest, batch_no)
+        if dataset.incremental:
+            _advance_watermark(
+                conn, dataset, batch_no, province, extracted_at, window_end, window_closed
+            )
         batches.update(
             conn,
             batch_no,
@@ -98,6 +98,36 @@ def publish(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> dict[s
     result = counts(conn, batch_no)
     log.info("%s batch %s published: %s", dataset.name, batch_no, result)
     return result
+
+
+def _advance_watermark(
+    conn: psycopg.Connection,
+    dataset: Dataset,
+    batch_no: int,
+    province: str | None,
+    extracted_at,
+    window_end,
+    window_closed: bool,
+) -> None:
+    """The watermark moves to the newest version read, never past the window's end (the
+    extraction's own clock, or the source's): a row stamped within the clock-skew allowance
+    is published, and simply read again next time. A closed window (every version before its
+    end has been read) moves the watermark to its end even where no row reached it."""
+    if window_closed and window_end is not None:
+        target = window_end
+    else:
+        table = sql.Identifier(*dataset.staging_table.split("."))
+        version = sql.Identifier(dataset.version_column)
+        newest = conn.execute(
+            sql.SQL(
+                "SELECT max({version}) FROM {table} WHERE batch_no = %s AND {version} <= %s"
+            ).format(version=version, table=table),
+            (batch_no, extracted_at + CLOCK_SKEW),
+        ).fetchone()[0]
+        if newest is None:
+            return
+        target = min(newest, window_end) if window_end is not None else newest
+    watermark.advance(conn, dataset.name, target, batch_no, scope=province or "all")
 
 
 def counts(conn: psycopg.Connection, batch_no: int) -> dict[str, int]:

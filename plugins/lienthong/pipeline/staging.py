@@ -1,33 +1,19 @@
-"""Staging: a batch's rows land raw (after automatic fixes) by COPY, chunk by chunk."""
+"""Staging: a batch's rows land raw (after automatic fixes) by COPY, chunk by chunk.
+
+Preparers hand JSON columns (``payload``, ``extra``) over as JSON text already checked to be
+storable (`lienthong.pipeline.contract.storable_json`); a dict is encoded here the same way.
+"""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterable, Sequence
-from typing import Protocol
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from lienthong.pipeline.dataset import Dataset
-
-
-class FixLike(Protocol):
-    rule_id: str
-    field: str
-    original: str | None
-    fixed: str | None
-
-
-def _storable_json(value: object) -> str:
-    """JSON that jsonb accepts: PostgreSQL refuses the escape \\u0000, so it becomes \\ufffd."""
-    return _JSON_NUL.sub(r"\1\\ufffd", json.dumps(value, ensure_ascii=False))
-
-
-# \u0000 not preceded by an escaped backslash (an odd run of backslashes ends with the escape).
-_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
+from lienthong.pipeline.contract import storable_json
+from lienthong.pipeline.dataset import Dataset, FixLike
 
 
 def _table(name: str) -> sql.Composable:
@@ -58,10 +44,7 @@ def copy_chunk(
                 copy.write_row(
                     (
                         batch_no,
-                        *(
-                            Jsonb(v, dumps=_storable_json) if isinstance(v, dict) else v
-                            for v in row
-                        ),
+                        *(Jsonb(v, dumps=storable_json) if isinstance(v, dict) else v for v in row),
                     )
                 )
         with cur.copy(
@@ -75,9 +58,10 @@ def copy_chunk(
 
 
 def collapse_duplicates(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:
-    """Rule P-K3 and its kin: identical copies of a key collapse into the first; older versions
-    of a key that has a newer one in the batch (and copies whose version does not parse, when
-    another copy's does) are superseded. Ties stay for the rules to catch."""
+    """Rule P-K3 and its kin (E-K2, D-K2, T-K1): identical copies of a key collapse into the
+    first; older versions of a key that has a newer one in the batch (and copies whose version
+    does not parse, when another copy's does) are superseded. Ties stay for the rules to catch.
+    An item that breaks the contract (``item_defect``) takes no part: it is quarantined."""
     table, key, version = (
         _table(dataset.staging_table),
         sql.Identifier(dataset.key_column),
@@ -88,7 +72,8 @@ def collapse_duplicates(conn: psycopg.Connection, dataset: Dataset, batch_no: in
             """UPDATE {table} t SET collapsed = 'identical'
                FROM (SELECT row_no,
                             row_number() OVER (PARTITION BY {key}, content_hash ORDER BY row_no) AS n
-                     FROM {table} WHERE batch_no = %(b)s AND {key} IS NOT NULL) d
+                     FROM {table} WHERE batch_no = %(b)s AND {key} IS NOT NULL
+                           AND item_defect IS NULL) d
                WHERE t.batch_no = %(b)s AND t.row_no = d.row_no AND d.n > 1"""
         ).format(table=table, key=key),
         {"b": batch_no},
@@ -102,8 +87,22 @@ def collapse_duplicates(conn: psycopg.Connection, dataset: Dataset, batch_no: in
                                      max({version}) OVER w IS NOT NULL) AS older
                      FROM {table}
                      WHERE batch_no = %(b)s AND {key} IS NOT NULL AND collapsed IS NULL
+                       AND item_defect IS NULL
                      WINDOW w AS (PARTITION BY {key})) d
                WHERE t.batch_no = %(b)s AND t.row_no = d.row_no AND d.older"""
         ).format(table=table, key=key, version=version),
         {"b": batch_no},
     )
+
+
+def new_fields(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> list[str]:
+    """The fields of the batch's items that the contract does not document (recorded, not
+    fatal)."""
+    return conn.execute(
+        sql.SQL(
+            """SELECT coalesce(array_agg(DISTINCT k ORDER BY k), '{{}}')
+               FROM {}, jsonb_object_keys(extra) AS k
+               WHERE batch_no = %s AND jsonb_typeof(extra) = 'object'"""
+        ).format(_table(dataset.staging_table)),
+        (batch_no,),
+    ).fetchone()[0]

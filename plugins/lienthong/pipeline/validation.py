@@ -77,7 +77,11 @@ class Outcome:
 
 
 def load_suite(path: Path, mode: str) -> tuple[str, list]:
-    """A suite file as GX expectations, keeping only those that apply to this extraction mode."""
+    """A suite file as GX expectations, keeping only those that apply to this extraction mode.
+
+    A SQL rule's query may live in its own file beside the suite
+    (``"unexpected_rows_query": {"file": "sql/P-C3.sql"}``), written as plain SQL with
+    ``{batch}`` for the batch's table."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     spec = json.loads(path.read_text(encoding="utf-8"))
@@ -90,11 +94,23 @@ def load_suite(path: Path, mode: str) -> tuple[str, list]:
         if mode not in meta.get("modes", [mode]):
             continue
         meta["expectation_no"] = number
+        kwargs = {k: _sql_file(path, v) for k, v in item["kwargs"].items()}
         config = ExpectationConfiguration(
-            type=item["type"], kwargs=item["kwargs"], meta=meta, description=item["description"]
+            type=item["type"], kwargs=kwargs, meta=meta, description=item["description"]
         )
         expectations.append(config.to_domain_obj())
     return spec["name"], expectations
+
+
+def _sql_file(suite: Path, value: Any) -> Any:
+    """A ``{"file": …}`` value as the query GX expects: GX formats the query with
+    ``str.format(batch=…)``, so every other brace is doubled."""
+    if not (isinstance(value, dict) and set(value) == {"file"}):
+        return value
+    text = (suite.parent / value["file"]).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+    query = "\n".join(lines).strip().rstrip(";")
+    return query.replace("{", "{{").replace("}", "}}").replace("{{batch}}", "{batch}")
 
 
 def _view(dataset: Dataset, batch_no: int, kind: str) -> str:
@@ -103,11 +119,13 @@ def _view(dataset: Dataset, batch_no: int, kind: str) -> str:
 
 def _create_views(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:
     table = sql.Identifier(*dataset.staging_table.split("."))
-    # The batch's extraction time rides along, for the liveness and date rules.
+    # The batch's extraction time and province ride along, for the liveness, date and
+    # place rules.
     for kind, condition in (("received", "TRUE"), ("rows", "s.collapsed IS NULL")):
         conn.execute(
             sql.SQL(
-                "CREATE OR REPLACE VIEW staging.{} AS SELECT s.*, a.extracted_at FROM {} s"
+                "CREATE OR REPLACE VIEW staging.{} AS SELECT s.*, a.extracted_at,"
+                " a.province AS batch_province FROM {} s"
                 " JOIN audit.batches a USING (batch_no) WHERE s.batch_no = {} AND {}"
             ).format(
                 sql.Identifier(_view(dataset, batch_no, kind)),
@@ -173,7 +191,8 @@ def _failing_rows_sql(expectation_type: str, kwargs: dict, result: dict, view: s
     query = result.get("unexpected_index_query")
     if not isinstance(query, str):
         raise RuntimeError(f"GX gave no unexpected_index_query for {expectation_type}")
-    return f"SELECT q.row_no, q.{kwargs['column']}::text FROM ({query.rstrip().rstrip(';')}) q"
+    column = sql.Identifier(kwargs["column"]).as_string()
+    return f"SELECT q.row_no, q.{column}::text FROM ({query.rstrip().rstrip(';')}) q"
 
 
 def record_results(
@@ -231,7 +250,7 @@ def record_results(
             conn.execute(
                 f"""INSERT INTO audit.findings (batch_no, row_no, rule_id, dimension, action, reason)
                     SELECT %(b)s, f.row_no, %(rule)s, %(dim)s, %(action)s,
-                           %(desc)s || coalesce(' (got ' || quote_literal(f.value) || ')', '')
+                           %(desc)s || coalesce(' (got "' || f.value || '")', '')
                     FROM ({select.replace("%", "%%")}) AS f(row_no, value)
                     ON CONFLICT (batch_no, row_no, rule_id)
                     DO UPDATE SET reason = audit.findings.reason || '; ' || EXCLUDED.reason""",
@@ -246,7 +265,9 @@ def record_results(
     return failed
 
 
-def score_dimensions(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> dict[str, float]:
+def score_dimensions(
+    conn: psycopg.Connection, dataset: Dataset, batch_no: int, thresholds: dict[str, float]
+) -> dict[str, float]:
     """Pass rate per dimension: the share of checked rows failing no quarantine rule of it."""
     table = sql.Identifier(*dataset.staging_table.split("."))
     checked = conn.execute(
@@ -268,17 +289,29 @@ def score_dimensions(conn: psycopg.Connection, dataset: Dataset, batch_no: int) 
         conn.execute(
             """INSERT INTO audit.dimension_scores (batch_no, dimension, rows_checked, rows_failed,
                    pass_rate, threshold) VALUES (%s, %s, %s, %s, %s, %s)""",
-            (batch_no, dimension, checked, rows_failed, rate, dataset.thresholds[dimension]),
+            (batch_no, dimension, checked, rows_failed, rate, thresholds[dimension]),
         )
     return rates
 
 
 def validate(
-    conn: psycopg.Connection, sqlalchemy_url: str, dataset: Dataset, batch_no: int
+    conn: psycopg.Connection,
+    sqlalchemy_url: str,
+    dataset: Dataset,
+    batch_no: int,
+    *,
+    thresholds: dict[str, float] | None = None,
 ) -> Outcome:
-    """Validate a staged batch; mark it validated or held. Rerunning gives the same outcome."""
+    """Validate a staged batch; mark it validated or held. Rerunning gives the same outcome.
+
+    ``thresholds`` (pass rate per dimension) default to the dataset's."""
     started = time.monotonic()
+    thresholds = {**dataset.thresholds, **(thresholds or {})}
     batch = batches.get(conn, batch_no=batch_no)
+    if batch["status"] == "failed" and "extract" in batch["timings"]:
+        # A retry after a failed validation or publication: the staged rows are whole.
+        batches.resume(conn, batch_no, "staged")
+        batch = batches.get(conn, batch_no=batch_no)
     if batch["status"] == "published":
         # A rerun after publishing: the recorded outcome stands, nothing is validated again.
         return Outcome(batch_no, "published", [], _recorded_rates(conn, batch_no), {})
@@ -292,18 +325,18 @@ def validate(
         results = run_suites(sqlalchemy_url, dataset, batch)
         with conn.transaction():
             failed = record_results(conn, batch_no, results)
-            rates = score_dimensions(conn, dataset, batch_no)
+            rates = score_dimensions(conn, dataset, batch_no, thresholds)
             reasons = [
                 f"{dataset.name}: rule {r['rule_id']} ({r['dimension']}) failed: {r['description']}"
                 f" (observed {r['observed_value']})"
                 for r in _failed_batch_rules(conn, batch_no)
             ]
             for dimension, rate in rates.items():
-                if rate < dataset.thresholds[dimension]:
+                if rate < thresholds[dimension]:
                     worst = _worst_rule(conn, batch_no, dimension)
                     reasons.append(
                         f"{dataset.name}: dimension {dimension} pass rate {rate:.2%} is below "
-                        f"{dataset.thresholds[dimension]:.0%} (most failures: rule {worst})"
+                        f"{thresholds[dimension]:.0%} (most failures: rule {worst})"
                     )
             status = "held" if reasons else "validated"
             batches.update(

@@ -3,8 +3,11 @@
 ``prepare`` turns one API item into one staging row: automatic fixes applied
 (P-K1 canonical text, P-K4 padded codes, P-L3 whole remaps) and recorded with
 their original values, typed columns parsed where the text is valid, and the
-item kept exactly as received. Rules that quarantine or hold are not decided
-here: they are the Great Expectations suites in ``expectations/population``.
+item kept exactly as received. Whatever the item holds it becomes a row: what
+keeps it from the contract's types (rule P-K5) is named in ``item_defect``, and
+a value of the wrong type is never turned into text. Rules that quarantine or
+hold are not decided here: they are the Great Expectations suites in
+``expectations/population``.
 """
 
 from __future__ import annotations
@@ -12,14 +15,42 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from lienthong.pipeline.contract import (
+    Field,
+    item_defects,
+    parse_rfc3339,
+    received_text,
+    storable_json,
+)
 from lienthong.reference.address_codes import AddressCodes, address_codes
 from lienthong.text.vietnamese import name_defect, normalise_text
 
 ADDRESS_FIELDS = ("province_code", "commune_code", "detail")
+
+_ADDRESS = tuple(Field(name) for name in ADDRESS_FIELDS)
+
+#: The citizen item's documented fields and types (SOURCES.md §1; limits from rule P-K5).
+#: Presence is the sufficiency rules' business (P-S1, P-S3), so null passes the type check,
+#: except for updated_at, which every version of a record must carry.
+CONTRACT = (
+    Field("personal_id"),
+    Field("full_name", max_length=200),
+    Field("date_of_birth"),
+    Field("sex"),
+    Field("ethnicity_code"),
+    Field("nationality"),
+    Field("permanent_address", "object", fields=_ADDRESS),
+    Field("current_address", "object", fields=_ADDRESS),
+    Field("household_id"),
+    Field("marital_status"),
+    Field("date_of_death"),
+    Field("updated_at", "rfc3339", nullable=False),
+)
 
 #: Every documented field of a citizen item.
 DOCUMENTED_FIELDS = (
@@ -63,7 +94,9 @@ STAGING_COLUMNS = (
     "updated_ts",
     "missing_fields",
     "extra",
+    "item_defect",
     "payload",
+    "payload_text",
     "content_hash",
 )
 
@@ -86,13 +119,23 @@ class Fix:
 NUL_REPLACEMENT = "\ufffd"
 
 
-def _text(value: Any) -> str | None:
-    """A scalar as text; None, and empty strings, as None."""
-    if value is None:
-        return None
-    text = value if isinstance(value, str) else str(value)
+def _storable(text: str) -> str:
+    """Text PostgreSQL can hold: U+0000 and lone surrogates (which rule P-K5 reports) become
+    replacement characters."""
     text = text.replace("\x00", NUL_REPLACEMENT)
-    return text if text.strip() else None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _text(value: Any) -> str | None:
+    """A string as storable text; anything else (None, a number, an object: rule P-K5 names
+    the wrong types), and empty strings, as None. Never a value turned into text."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return _storable(value)
 
 
 def _pad(value: str | None, width: int) -> str | None:
@@ -113,14 +156,8 @@ def parse_date(value: str | None) -> date | None:
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
-    """An RFC 3339 timestamp with an offset, else None."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+    """An RFC 3339 timestamp with a zone, else None."""
+    return parse_rfc3339(value)
 
 
 class Preparer:
@@ -129,13 +166,19 @@ class Preparer:
     def __init__(self, codes: AddressCodes | None = None) -> None:
         self.codes = codes or address_codes()
 
-    def prepare(self, row_no: int, item: dict[str, Any]) -> tuple[tuple, list[Fix]]:
+    def prepare(self, row_no: int, item: Any) -> tuple[tuple, list[Fix]]:
         """One item → (staging row in ``STAGING_COLUMNS`` order, fixes applied)."""
+        defects = item_defects(item, CONTRACT)
+        payload = storable_json(item)
+        if not isinstance(item, Mapping):
+            return self._unreadable(row_no, item, defects, payload), []
         fixes: list[Fix] = []
 
         def fix_text(field: str, value: Any, rule_id: str, repaired: str | None) -> str | None:
+            if value is not None and not isinstance(value, str):
+                return None  # a wrong type is never repaired into text: rule P-K5 names it
             # The original as received, but storable (audit.fixes is text).
-            original = None if value is None else str(value).replace("\x00", NUL_REPLACEMENT)
+            original = None if value is None else _storable(value)
             if repaired != original:
                 fixes.append(Fix(rule_id, field, original, repaired))
             return repaired
@@ -174,6 +217,7 @@ class Preparer:
         date_of_death = _text(item.get("date_of_death"))
         updated_at = _text(item.get("updated_at"))
         extra = {k: v for k, v in item.items() if k not in DOCUMENTED_FIELDS}
+        extra_json = storable_json(extra) if extra else None
         fixed_record = {
             "personal_id": personal_id,
             "full_name": full_name,
@@ -189,7 +233,7 @@ class Preparer:
             "extra": extra,
         }
         content_hash = hashlib.md5(
-            json.dumps(fixed_record, sort_keys=True, ensure_ascii=False, default=str).encode()
+            json.dumps(fixed_record, sort_keys=True, default=str).encode()
         ).hexdigest()
         row = (
             row_no,
@@ -211,8 +255,25 @@ class Preparer:
             updated_at,
             parse_timestamp(updated_at),
             [f for f in DOCUMENTED_FIELDS if f not in item],
-            extra or None,
-            item,
+            extra_json,
+            "; ".join(defects) or None,
+            payload,
+            None if payload is not None else received_text(item),
             content_hash,
         )
         return row, fixes
+
+    @staticmethod
+    def _unreadable(row_no: int, item: Any, defects: list[str], payload: str | None) -> tuple:
+        """The row of an item that is not an object: nothing to read from it but itself."""
+        text = received_text(item)
+        columns = dict.fromkeys(STAGING_COLUMNS)
+        columns.update(
+            row_no=row_no,
+            missing_fields=list(DOCUMENTED_FIELDS),
+            item_defect="; ".join(defects),
+            payload=payload,
+            payload_text=None if payload is not None else text,
+            content_hash=hashlib.md5(text.encode()).hexdigest(),
+        )
+        return tuple(columns[name] for name in STAGING_COLUMNS)

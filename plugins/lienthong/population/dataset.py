@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from lienthong.ministry.extraction import walk_citizens
 from lienthong.pipeline.dataset import Dataset
-from lienthong.population.contract import STAGING_COLUMNS
+from lienthong.population.contract import STAGING_COLUMNS, Preparer
 
 _CORE_COLUMNS = (
     "personal_id, full_name, date_of_birth, sex, ethnicity_code, nationality, perm_province_code, "
@@ -59,5 +60,7 @@ POPULATION = Dataset(
     key_column="personal_id",
     version_column="updated_ts",
     publish_sql=PUBLISH_SQL,
+    preparer=lambda source: Preparer(),
+    extractor=walk_citizens,
     suite_parameters=suite_parameters,
 )

@@ -1,0 +1,60 @@
+"""What a source hands the shared mechanism for one batch: items in chunks, and a few facts.
+
+A dataset's extractor turns a request (which source, from which watermark, at what time) into
+an `Extraction`, or None when there is nothing to extract now (a landing folder with no
+complete file). The mechanism stages every item of every chunk; the facts it reads once the
+chunks are exhausted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from lienthong.sources import Source
+
+
+@dataclass(frozen=True)
+class ExtractRequest:
+    """What an extractor is asked for.
+
+    Attributes:
+        source: the sources-file entry.
+        since: the watermark (inclusive lower bound of the window), None for a full read.
+        now: the extraction's clock.
+        batch_key: the batch's key (the Airflow run), so that a rerun finds the same input.
+        conn: a warehouse connection, for extractors that keep state there (file ledgers).
+    """
+
+    source: Source
+    since: datetime | None
+    now: datetime
+    batch_key: str
+    conn: psycopg.Connection
+
+
+class Extraction(Protocol):
+    """One batch's read of a source.
+
+    ``chunks`` yields the items in order; the attributes are valid once it is exhausted:
+    ``announced_total`` (what the source said it would send, for the count rule),
+    ``window_end`` (the watermark never passes it: the extraction's own clock or the
+    source's), and ``window_closed`` (True when every version before ``window_end`` has been
+    read, so the watermark may move to it even where no row reached it).
+    """
+
+    mode: str
+    announced_total: int | None
+    window_end: datetime | None
+    window_closed: bool
+
+    def chunks(self) -> Iterator[Sequence[Any]]: ...
+
+    def describe(self) -> str:
+        """What is read, for logs and the batch's record."""
+        ...
