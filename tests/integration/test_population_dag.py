@@ -77,3 +77,57 @@ def test_dag_test_publishes_a_batch_then_holds_a_bad_one(
     # The bearer token never reaches a log line.
     out, err = capfd.readouterr()
     assert TOKEN not in caplog.text + out + err
+
+
+def test_a_warehouse_connection_that_cannot_be_read_fails_the_run_and_starts_nothing(
+    airflow_db, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {
+        **os.environ,
+        # A secrets backend with a hiccup, as a deployment would configure one.
+        "AIRFLOW__SECRETS__BACKEND": "tests.support.failing_secrets.FailingSecretsBackend",
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "LIENTHONG_HOME": str(tmp_path / "home"),
+    }
+    env.pop("LIENTHONG_WAREHOUSE_URL", None)
+    run = subprocess.run(
+        # One attempt of the first task (a whole run would also wait out its retries).
+        [
+            str(Path(sys.executable).with_name("airflow")),
+            *("tasks", "test", "population", "prepare_warehouse"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = run.stdout + run.stderr
+    assert "WarehouseConfigError" in output
+    assert "refusing to fall back to the embedded warehouse" in output
+    assert "FailingSecretsBackend: ConnectionError" in output
+    # No embedded server was started: nothing was written to the runtime folder.
+    assert not (tmp_path / "home" / "pgdata").exists()
+
+
+def test_no_log_line_of_a_run_holds_the_warehouse_password(
+    airflow_db, warehouse_url, monkeypatch, caplog, capfd
+):
+    from psycopg.conninfo import make_conninfo
+
+    password = "Wh-pass-7f3a9c1e"
+    # The test servers trust local connections: the password is carried, not checked.
+    monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", make_conninfo(warehouse_url, password=password))
+    now = datetime.now(UTC)
+    items = [c.item for c in generate_citizens(100, seed=4, defect_rate=0.05, now=now)]
+    with ministry(monkeypatch, items):
+        run = _population_dag().test(run_conf={"full": True})
+    assert run.state == "success"
+    out, err = capfd.readouterr()
+    logs = caplog.text + out + err
+    assert "batch" in logs  # the run did log
+    assert password not in logs

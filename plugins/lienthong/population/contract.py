@@ -270,7 +270,9 @@ class Preparer:
         columns = dict.fromkeys(STAGING_COLUMNS)
         columns.update(
             row_no=row_no,
-            missing_fields=list(DOCUMENTED_FIELDS),
+            # Not "fields missing" (P-S3, which holds the batch): an item that is not an
+            # object is one poison item, quarantined by P-K5 alone.
+            missing_fields=[],
             item_defect="; ".join(defects),
             payload=payload,
             payload_text=None if payload is not None else text,
