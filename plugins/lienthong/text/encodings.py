@@ -11,7 +11,8 @@ Detection (``detect_encoding``)
 * A UTF-8 byte order mark decides ``utf-8-sig``.
 * Text with non-ASCII bytes that is valid UTF-8 is UTF-8: Windows-1258 and TCVN3 Vietnamese
   almost never form valid UTF-8 sequences (that would take a toned capital or a combining
-  tone mark followed by a symbol byte).
+  tone mark followed by a symbol byte). When only some samples are valid UTF-8 (rows pasted
+  from another system), the majority decides whether the file is UTF-8.
 * Otherwise Windows-1258 and TCVN3 both decode every byte, and only a reader of Vietnamese
   can tell which reading is right. ``detect_encoding`` judges each reading word by word:
   a word with a non-ASCII letter is *plausible* when it is one Vietnamese syllable (an
@@ -32,6 +33,8 @@ and surer.
 
 Decoding gives NFC text: Windows-1258 writes many toned letters as a base letter and a
 combining tone mark (only some toned letters are in the code page), and NFC composes them.
+TCVN3 is ``vietnamese.decode_tcvn3`` plus one step that needs the whole field: a short word
+whose toned letter came out small ("Ký") among words all in capitals is a capital word.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ def decode(data: bytes, encoding: str, *, errors: str = "strict") -> str:
     if data.isascii():
         return data.decode("ascii")
     if encoding == TCVN3:
-        return decode_tcvn3(data)
+        return _capitals_in_capital_text(decode_tcvn3(data))
     codec = {UTF8: "utf-8", UTF8_SIG: "utf-8-sig", WINDOWS_1258: "cp1258", ASCII: "ascii"}.get(
         encoding
     )
@@ -151,6 +154,27 @@ def decode(data: bytes, encoding: str, *, errors: str = "strict") -> str:
 
 
 _TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _capitals_in_capital_text(text: str) -> str:
+    """TCVN3: "ĐĂNG Ký" → "ĐĂNG KÝ" when the other words of the text are all capitals.
+
+    ABC all-capitals fonts put a capital with a tone mark on the small letter's byte, and
+    ``decode_tcvn3`` reads it as a capital only inside a word with two other capitals; a
+    short word ("KÝ", "HÀ") needs its neighbours to tell.
+    """
+    words = _WORD.findall(text)
+    if len(words) < 2:
+        return text
+    small_toned = [w for w in words if w[:1].isupper() and not w.isupper()
+                   and all(c.isupper() or c in _TONED_SMALL for c in w)]  # fmt: skip
+    if not small_toned:
+        return text
+    others = [w for w in words if len(w) > 1 and w not in small_toned]
+    if not others or not all(w.isupper() for w in others):
+        return text
+    return _WORD.sub(lambda m: m.group().upper() if m.group() in small_toned else m.group(), text)
 
 
 def encode(text: str, encoding: str, *, decompose_all: bool = False) -> bytes:
@@ -200,6 +224,7 @@ for _vowel in _PLAIN_VOWELS:
         _toned = unicodedata.normalize("NFC", _vowel + _mark)
         _TONE_OF[_toned] = _mark
         _BASE_OF[_toned] = _vowel
+_TONED_SMALL = frozenset(_TONE_OF)
 _CONSONANTS = frozenset("bcdđfghjklmnpqrstvwxz")
 _SMALL_LETTERS = _CONSONANTS | frozenset(_BASE_OF)
 
@@ -284,7 +309,7 @@ def _plausible(word: str) -> bool:
         return False
     if group not in (_CLOSED_GROUPS if final else _OPEN_GROUPS):
         return False
-    if tones and final in _STOP_FINALS and tones[0] not in _STOP_TONES:
+    if final in _STOP_FINALS and not (tones and tones[0] in _STOP_TONES):
         return False
     return word in (as_old_style_tone(word), as_new_style_tone(word))
 
@@ -333,6 +358,14 @@ def _score_text(text: str, score: _Score) -> None:
                 score.common += 1
 
 
+def _is_utf8(sample: bytes) -> bool:
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Detection:
     """Which encoding a sample of bytes is in, and how sure that is.
@@ -360,16 +393,21 @@ def detect_encoding(samples: Iterable[bytes], *, hint: str | None = None) -> Det
     non_ascii = [sample for sample in samples if not sample.isascii()]
     if not non_ascii:
         return Detection(ASCII, True, "every byte is ASCII")
-    try:
-        for sample in non_ascii:
-            sample.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
+    legacy = [sample for sample in non_ascii if not _is_utf8(sample)]
+    if not legacy:
         return Detection(UTF8, True, "valid UTF-8 with non-ASCII characters")
+    if len(legacy) * 2 < len(non_ascii):
+        # A few legacy fields pasted into a UTF-8 file: the file is UTF-8.
+        return Detection(
+            UTF8,
+            False,
+            f"{len(non_ascii) - len(legacy)} of {len(non_ascii)} fields with non-ASCII "
+            "characters are valid UTF-8",
+        )
 
+    # Valid UTF-8 fields in a legacy file are UTF-8 rows pasted in: judged on the others.
     scores = {WINDOWS_1258: _Score(), TCVN3: _Score()}
-    for sample in non_ascii:
+    for sample in legacy:
         for encoding, score in scores.items():
             _score_text(decode(sample, encoding, errors="replace"), score)
     summary = {name: (score.plausible, score.judged) for name, score in scores.items()}
