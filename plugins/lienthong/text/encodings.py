@@ -320,6 +320,12 @@ def score_words(text: str) -> tuple[int, int]:
     Only words with a non-ASCII character are judged (see ``plausible_word``); an UPPER word
     among Title-case words of the same text counts as implausible.
     """
+    return _score_words(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _score_words(text: str) -> tuple[int, int]:
+    # Cached: a file repeats the same procedure names and many of the same names.
     score = _Score()
     _score_text(text, score)
     return score.plausible, score.judged
