@@ -172,3 +172,15 @@ def test_a_majority_of_utf8_fields_makes_the_file_utf8() -> None:
     assert detect_encoding(utf8 + legacy).encoding == UTF8
     legacy_file = [encode(text, WINDOWS_1258) for text in SAMPLES[:5]] + utf8[:1]
     assert detect_encoding(legacy_file).encoding == WINDOWS_1258
+
+
+def test_generated_names_and_addresses_are_detected_one_field_at_a_time() -> None:
+    from lienthong_demo.dossier_files import demo_population
+
+    people = demo_population(1000, seed=1)
+    texts = [p["full_name"] for p in people] + [p["permanent_address"]["detail"] for p in people]
+    texts = [text for text in texts if not text.isascii()]
+    assert len(texts) > 1500
+    for encoding in (WINDOWS_1258, TCVN3):
+        wrong = [t for t in texts if detect_encoding([encode(t, encoding)]).encoding != encoding]
+        assert wrong == [], (encoding, wrong[:10])

@@ -27,6 +27,11 @@ Detection (``detect_encoding``)
   administrative text wins; then the caller's hint (the manifest's claim); then Windows-1258,
   the more common of the two. ``Detection.certain`` is False when a tie-break decided.
 
+Measured on 3,000 generated names and address details: every one is detected right from
+that one field alone, in both legacy encodings. A single word can be ambiguous: of the 132
+accented words of those names, 4 written in TCVN3 read as plausible, more common Windows-1258
+words ("Cừ" as "Cơ", "Trúc" as "Tróc"); a file decides on all its fields together.
+
 charset-normalizer is not used: it has no model of TCVN3 (a TCVN3 sample comes out as
 ``cp852``), and between UTF-8 and the legacy encodings a strict UTF-8 decode is both faster
 and surer.
