@@ -13,7 +13,8 @@ however many rows the file holds. It reads what provinces really send (rule D-K1
   encoding (a UTF-8 row pasted into a Windows-1258 file, bytes UTF-8 or Windows-1258 does not
   define) is read as best it can be and its row marked.
 * **Delimiter** ``,`` or ``;`` (also tab or ``|``) sniffed from the header row: the one that
-  splits it into the most documented column names, then the most frequent.
+  splits it into the most documented column names, then the most frequent. The header is the
+  first non-blank line (a line break inside a quoted header name is not supported).
 * **Columns** in any order, matched to the documented names ignoring case, surrounding
   whitespace and inner whitespace or dashes (``Dossier ID`` is ``dossier_id``). Columns not
   documented are *extra*, kept with every row; documented columns not in the header are
