@@ -35,6 +35,7 @@ from lienthong_demo.expectations import CLEAN, BatchExpectation, RowExpectation
 
 __all__ = [
     "DEFECTS",
+    "AssignedTask",
     "TaskLabel",
     "TaskWorkbookDelivery",
     "WorkbookOptions",
@@ -103,11 +104,12 @@ _AGENCIES = (
     "Sở Nông nghiệp và Môi trường", "UBND các xã, phường",
 )  # fmt: skip
 _TITLE_ROWS = 3  # two merged title rows and a blank one above the header
-_FIRST_DATA_ROW = _TITLE_ROWS + 2
 
 
 @dataclass(frozen=True)
-class _Task:
+class AssignedTask:
+    """A task assigned to a province, and when (if ever) it gets done."""
+
     code: str
     group: str
     content: str
@@ -192,7 +194,9 @@ def _month_end(month: date) -> date:
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
-def task_universe(province_code: str, *, seed: int = 6, count: int = 40) -> tuple[_Task, ...]:
+def task_universe(
+    province_code: str, *, seed: int = 6, count: int = 40
+) -> tuple[AssignedTask, ...]:
     """The tasks assigned to a province (the same seed gives the same tasks)."""
     rng = random.Random(f"tasks:{province_code}:{seed}")
     tasks = []
@@ -213,7 +217,7 @@ def task_universe(province_code: str, *, seed: int = 6, count: int = 40) -> tupl
             if rng.random() < 0.75:
                 done = assigned + timedelta(days=rng.randint(20, (due - assigned).days + 200))
         tasks.append(
-            _Task(
+            AssignedTask(
                 code=f"DA06-{province_code}-{number:03d}",
                 group=group,
                 content=content,
@@ -227,7 +231,7 @@ def task_universe(province_code: str, *, seed: int = 6, count: int = 40) -> tupl
     return tuple(tasks)
 
 
-def _snapshot_row(task: _Task, month_end: date) -> dict[str, Any]:
+def _snapshot_row(task: AssignedTask, month_end: date) -> dict[str, Any]:
     """The task's row as of the month's end, by field name (canonical values)."""
     if task.recurring:
         status, completed = RECURRING, None
