@@ -1,0 +1,1 @@
+"""The dossiers dataset: provincial public-service dossier exports."""

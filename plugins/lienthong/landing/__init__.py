@@ -1,0 +1,1 @@
+"""Files dropped by provinces into the landing area: their names."""
