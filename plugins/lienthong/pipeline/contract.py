@@ -25,13 +25,16 @@ MAX_DEPTH = 32
 #: Text limit of a field unless the contract says otherwise (names say 200).
 TEXT_LIMIT = 1000
 
-Kind = Literal["string", "object", "rfc3339", "date", "timestamp", "boolean"]
+Kind = Literal["string", "object", "rfc3339", "iso_date", "date", "timestamp", "boolean"]
 
 # RFC 3339 date-time with a zone (Z or ±hh:mm); Python's fromisoformat alone also takes ISO week
 # dates and times without a zone, which the contract does not allow.
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
 )
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,9 @@ class Field:
     Attributes:
         name: the field's name in the item.
         kind: what the source sends: ``string``; ``object`` (with ``fields``); ``rfc3339``
-            (a string holding an RFC 3339 timestamp with a zone); ``date``, ``timestamp`` and
-            ``boolean`` for sources that send typed values (databases).
+            (a string holding an RFC 3339 timestamp with a zone); ``iso_date`` (a string
+            holding a real ``YYYY-MM-DD`` date); ``date``, ``timestamp`` and ``boolean`` for
+            values sent typed.
         nullable: whether null (or an absent value) is of the contract's type. Whether a value
             must be *present* is a sufficiency rule of its own, not a type question.
         max_length: the longest text allowed (strings only).
@@ -74,6 +78,16 @@ def parse_rfc3339(value: Any) -> datetime | None:
     text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     try:
         return datetime.fromisoformat(text.replace(" ", "T", 1))
+    except ValueError:
+        return None
+
+
+def parse_iso_date(value: Any) -> date | None:
+    """A real calendar date written ``YYYY-MM-DD``, else None."""
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        return None
+    try:
+        return date.fromisoformat(value)
     except ValueError:
         return None
 
@@ -129,13 +143,15 @@ def _check_object(
 
 def _type_problem(spec: Field, value: Any) -> str | None:
     kind = spec.kind
-    if kind in ("string", "rfc3339"):
+    if kind in ("string", "rfc3339", "iso_date"):
         if not isinstance(value, str):
             return f"{_json_type(value)} where the contract wants a string"
         if len(value) > spec.max_length:
             return f"text of {len(value)} characters, over the limit of {spec.max_length}"
         if kind == "rfc3339" and parse_rfc3339(value) is None:
             return f"{_short(value)} is not an RFC 3339 timestamp with a zone"
+        if kind == "iso_date" and parse_iso_date(value) is None:
+            return f"{_short(value)} is not a real date (YYYY-MM-DD)"
         return None
     if kind == "object":
         return None if isinstance(value, Mapping) else f"{_json_type(value)}, not an object"

@@ -45,7 +45,10 @@ class Extraction(Protocol):
     ``announced_total`` (what the source said it would send, for the count rule),
     ``window_end`` (the watermark never passes it: the extraction's own clock or the
     source's), and ``window_closed`` (True when every version before ``window_end`` has been
-    read, so the watermark may move to it even where no row reached it).
+    read, so the watermark may move to it even where no row reached it). An extraction may
+    also carry ``facts``, a JSON-able dict of what it learned of its source besides the rows
+    (a table's missing columns, a file's encoding), kept on the batch (``source_facts``) for
+    the batch-level rules.
     """
 
     mode: str

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from lienthong.datasets import dataset as dataset_named
 from lienthong.pipeline import batches, staging, validation, watermark
@@ -120,6 +121,7 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
             new_fields=new_fields,
             window_end=extraction.window_end,
             window_closed=extraction.window_closed,
+            source_facts=Jsonb(getattr(extraction, "facts", None) or {}),
             timing=("extract", time.monotonic() - started),
         )
     progress.done(received)

@@ -119,13 +119,13 @@ def _view(dataset: Dataset, batch_no: int, kind: str) -> str:
 
 def _create_views(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:
     table = sql.Identifier(*dataset.staging_table.split("."))
-    # The batch's extraction time and province ride along, for the liveness, date and
-    # place rules.
+    # The batch's extraction time, province and what the extraction learned of its source
+    # ride along, for the liveness, date, place and batch rules.
     for kind, condition in (("received", "TRUE"), ("rows", "s.collapsed IS NULL")):
         conn.execute(
             sql.SQL(
                 "CREATE OR REPLACE VIEW staging.{} AS SELECT s.*, a.extracted_at,"
-                " a.province AS batch_province FROM {} s"
+                " a.province AS batch_province, a.source_facts FROM {} s"
                 " JOIN audit.batches a USING (batch_no) WHERE s.batch_no = {} AND {}"
             ).format(
                 sql.Identifier(_view(dataset, batch_no, kind)),

@@ -17,12 +17,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from lienthong.pipeline.contract import (
     Field,
     item_defects,
+    parse_iso_date,
     parse_rfc3339,
     received_text,
     storable_json,
@@ -100,7 +101,6 @@ STAGING_COLUMNS = (
     "content_hash",
 )
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TWELVE_DIGITS = re.compile(r"^\d{12}$")
 _CODE_WIDTH = {"province_code": 2, "commune_code": 5}
 
@@ -143,16 +143,6 @@ def _pad(value: str | None, width: int) -> str | None:
     if value is not None and value.isdigit() and len(value) < width:
         return value.zfill(width)
     return value
-
-
-def parse_date(value: str | None) -> date | None:
-    """A real calendar date in YYYY-MM-DD form, else None."""
-    if value is None or not _ISO_DATE.match(value):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
@@ -242,7 +232,7 @@ class Preparer:
             full_name,
             name_defect(full_name) if full_name else None,
             date_of_birth,
-            parse_date(date_of_birth),
+            parse_iso_date(date_of_birth),
             fixed_record["sex"],
             ethnicity,
             fixed_record["nationality"],
@@ -251,7 +241,7 @@ class Preparer:
             fixed_record["household_id"],
             fixed_record["marital_status"],
             date_of_death,
-            parse_date(date_of_death),
+            parse_iso_date(date_of_death),
             updated_at,
             parse_timestamp(updated_at),
             [f for f in DOCUMENTED_FIELDS if f not in item],
