@@ -67,6 +67,7 @@ def drop_database(admin_url: str, name: str) -> None:
 def create_reader(database_url: str, user: str, password: str, table: str = "civil_events") -> str:
     """An account that can read ``table`` of this database and nothing else; its URL.
 
+    Calling it again (another table, a new password) keeps the account and adds the grant.
     On PostgreSQL the role may also connect to the database and use its ``public`` schema
     (nothing can be read without both).
     """
@@ -79,9 +80,10 @@ def create_reader(database_url: str, user: str, password: str, table: str = "civ
 
                 database = urlsplit(database_url).path.lstrip("/")
                 role = sql.Identifier(user)
-                cursor.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(role))
+                cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (user,))
+                verb = "ALTER" if cursor.fetchone() else "CREATE"
                 cursor.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(password))
+                    sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(password))
                 )
                 cursor.execute(
                     sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
@@ -94,8 +96,8 @@ def create_reader(database_url: str, user: str, password: str, table: str = "civ
                 )
             else:
                 database = conn.exec_driver_sql("SELECT DATABASE()").scalar_one()
-                cursor.execute("DROP USER IF EXISTS %s@'%%'", (user,))
-                cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
+                cursor.execute("CREATE USER IF NOT EXISTS %s@'%%'", (user,))
+                cursor.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (user, password))
                 target = f"{prepare.quote(database)}.{prepare.quote(table)}"
                 cursor.execute(f"GRANT SELECT ON {target} TO %s@'%%'", (user,))
         finally:

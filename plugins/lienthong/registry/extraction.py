@@ -459,12 +459,20 @@ class RegistryExtraction:
 
     def _match_columns(self, conn: sa.Connection, engine_name: str) -> _Columns:
         inspector = sa.inspect(conn)
-        if not inspector.has_table(self.table, schema=self.schema):
+        try:
+            exists = inspector.has_table(self.table, schema=self.schema)
+            reflected = inspector.get_columns(self.table, schema=self.schema) if exists else []
+        except sa.exc.DBAPIError as exc:
+            # MySQL answers "command denied" rather than admit a table the account cannot read.
+            raise RegistrySchemaError(
+                f"registry {self.conn_id!r}: table {self._qualified_table()} cannot be "
+                f"inspected: {self.hook.describe_error(exc)}"
+            ) from None
+        if not exists:
             raise RegistrySchemaError(
                 f"registry {self.conn_id!r}: table {self._qualified_table()} does not exist "
                 "or the account cannot see it"
             )
-        reflected = inspector.get_columns(self.table, schema=self.schema)
         # MySQL column names are case-insensitive; PostgreSQL's are exact once created.
         fold = (lambda name: name.lower()) if engine_name != "postgresql" else (lambda name: name)
         by_name = {fold(column["name"]): column for column in reflected}
