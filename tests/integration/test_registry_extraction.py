@@ -264,6 +264,12 @@ def test_a_late_commit_is_missed_without_the_lag_and_read_once_with_it(
     late.close()
     second, items = registry_db.read(since=first.window_end, commit_lag=timedelta(0))
     assert "LATE-NO-LAG" not in {item["event_id"] for item in items}  # lost for good
+    # ... but a re-check of the past read windows shows a key nobody received.
+    received = {_key(item) for item in items}
+    third, _ = registry_db.read(
+        since=second.window_end, recheck_from=stamp - timedelta(hours=1), commit_lag=timedelta(0)
+    )
+    assert set(third.window.recheck_keys) - received == {("LATE-NO-LAG", stamp.replace(tzinfo=UTC))}
 
     # With a lag longer than the commit delay, the window stops short of the open write and
     # a later window, once the clock has passed it, reads it, once.

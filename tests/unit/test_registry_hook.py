@@ -117,6 +117,14 @@ def test_extraction_arguments_are_checked() -> None:
         RegistryExtraction("registry_07", since=None, chunk_size=0)
     with pytest.raises(ValueError, match="commit_lag"):
         RegistryExtraction("registry_07", since=None, commit_lag=timedelta(seconds=-1))
+    with pytest.raises(ValueError, match="recheck_from"):
+        RegistryExtraction("registry_07", since=None, recheck_from=datetime(2026, 1, 1, tzinfo=UTC))
+    with pytest.raises(ValueError, match="recheck_from"):
+        RegistryExtraction(
+            "registry_07",
+            since=datetime(2026, 1, 1, tzinfo=UTC),
+            recheck_from=datetime(2026, 1, 2, tzinfo=UTC),
+        )
     extraction = RegistryExtraction("registry_07", since=None)
     with pytest.raises(RuntimeError, match="not open"):
         extraction.window  # noqa: B018

@@ -33,6 +33,14 @@ window: it is counted (``null_updated_at``) so the caller can hold the batch rat
 silently. If the clock minus the lag is not after ``since`` (clock set back, lag raised), the
 window is empty and nothing is read backwards.
 
+Checking it at run time: the argument rests on the contract's 60 s. To *see* a registry break
+it, pass ``recheck_from`` (e.g. the start of the previous window, or a day back): the keys of
+every row now in ``[recheck_from, since)`` are listed from the same snapshot. Rows never enter
+a past window under the contract (a new version carries a newer ``updated_at``), so each key
+there must be one the caller already received; a key it never received is a version that
+committed later than ``commit_lag`` after its ``updated_at`` and was missed by its window: the
+caller holds the batch (rule E-L1) and re-reads from ``recheck_from`` with a longer lag.
+
 A retried task must read the same window: pass the batch's recorded ``window_end`` as
 ``until``; it is refused if it is not settled yet (later than the clock minus the lag).
 
@@ -129,6 +137,10 @@ class RegistryWindow:
         extra_columns: columns beyond the contract, carried in every item.
         null_updated_at: rows with no ``updated_at`` (a looser schema), which no window holds.
         empty_reason: why nothing was read without looking, or None.
+        recheck_from: start of the re-checked past, when one was asked for.
+        recheck_keys: ``(event_id, updated_at)`` of every row now in ``[recheck_from,
+            window_start)``, in the same snapshot: each must have been read by an earlier
+            window; one that was not committed later than the commit lag allows (E-L1).
     """
 
     conn_id: str
@@ -143,6 +155,8 @@ class RegistryWindow:
     extra_columns: tuple[str, ...]
     null_updated_at: int = 0
     empty_reason: str | None = None
+    recheck_from: datetime | None = None
+    recheck_keys: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass
@@ -203,6 +217,9 @@ class RegistryExtraction:
         chunk_size: rows per chunk.
         table: the table name.
         schema: the table's schema (PostgreSQL) or database (MySQL), when not the default.
+        recheck_from: also list the keys of the rows now in ``[recheck_from, since)``, the
+            recent past earlier windows read (``RegistryWindow.recheck_keys``), so the caller
+            can prove nothing arrived there after it was read.
         hook: a ready `RegistryHook` (tests, demo); default: one for ``conn_id``.
     """
 
@@ -216,6 +233,7 @@ class RegistryExtraction:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         table: str = TABLE,
         schema: str | None = None,
+        recheck_from: datetime | None = None,
         hook: RegistryHook | None = None,
     ) -> None:
         if chunk_size < 1:
@@ -225,6 +243,9 @@ class RegistryExtraction:
         self.conn_id = conn_id
         self.since = _naive_utc(since, "since")
         self.until = _naive_utc(until, "until")
+        self.recheck_from = _naive_utc(recheck_from, "recheck_from")
+        if self.recheck_from is not None and (self.since is None or self.recheck_from > self.since):
+            raise ValueError("recheck_from needs a since, and must not be after it")
         self.commit_lag = commit_lag
         self.chunk_size = chunk_size
         self.table = table
@@ -429,6 +450,15 @@ class RegistryExtraction:
                     null_updated_at,
                     self._qualified_table(),
                 )
+        recheck_keys: tuple[tuple[str, datetime], ...] = ()
+        if self.recheck_from is not None:
+            past = sa.and_(updated_at >= self.recheck_from, updated_at < self.since)
+            recheck_keys = tuple(
+                (key, _aware(stamp))
+                for key, stamp in conn.execute(
+                    sa.select(event_id, updated_at).where(past).order_by(updated_at, event_id)
+                )
+            )
         window = RegistryWindow(
             conn_id=self.conn_id,
             table=self._qualified_table(),
@@ -442,6 +472,8 @@ class RegistryExtraction:
             extra_columns=columns.extra,
             null_updated_at=null_updated_at,
             empty_reason=empty_reason,
+            recheck_from=None if self.recheck_from is None else _aware(self.recheck_from),
+            recheck_keys=recheck_keys,
         )
         log.info(
             "registry %r (%s): window [%s, %s) of %s, %d rows announced; source clock %s, "
