@@ -12,7 +12,9 @@ Why no row version is missed or read twice
 ------------------------------------------
 1. *Twice*: windows are disjoint half-open intervals of ``updated_at``, and one snapshot holds
    at most one version of a row, so a version ``(event_id, updated_at)`` lies in exactly one
-   window and is read at most once.
+   window and is read at most once. (Two versions of one row stamped in the same second, as
+   a MySQL ``TIMESTAMP`` holds whole seconds, share one key; the window's snapshot holds the
+   later one, by the argument below.)
 2. *Missed*: the contract says a writer commits at most 60 s after it set ``updated_at`` and
    that the registry's clocks agree within seconds; ``commit_lag`` (default 120 s) covers both.
    A version with ``updated_at < window_end = clock - commit_lag`` therefore committed before
