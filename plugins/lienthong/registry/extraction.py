@@ -359,8 +359,10 @@ class RegistryExtraction:
         """End the snapshot and close the connection (idempotent).
 
         Args:
-            abandoned: the stream stopped early; the connection is dropped rather than drained
-                (a MySQL server-side cursor would otherwise read every remaining row first).
+            abandoned: the stream stopped early (the caller broke off, or an error): the
+                connection is dropped rather than reused. PyMySQL cannot stop an unbuffered
+                result, so on MySQL the rows still in flight are read and discarded first
+                (network time, no memory); on PostgreSQL the named cursor dies with the session.
         """
         conn, stack = self._conn, self._stack
         self._conn, self._stack = None, None
