@@ -421,7 +421,7 @@ def test_rows_stream_through_a_server_side_cursor(registry_db: RegistryDatabase)
     assert _reader_sessions(registry_db) == []
 
 
-def test_an_abandoned_stream_closes_without_reading_the_rest(
+def test_an_abandoned_stream_releases_its_connection(
     registry_db: RegistryDatabase,
 ) -> None:
     registry_db.create(count=0, now=_past())

@@ -214,7 +214,7 @@ class RegistryHook(BaseHook):
         try:
             with self.connect() as conn:
                 clock = conn.execute(sa.text(server_clock_sql(conn))).scalar_one()
-                target = sa.table(table, sa.column("1"), schema=schema)
+                target = sa.table(table, schema=schema)
                 conn.execute(sa.select(sa.literal(1)).select_from(target).where(sa.false()))
                 server = self.server_name(conn)
                 version = ".".join(str(p) for p in conn.dialect.server_version_info or ())
