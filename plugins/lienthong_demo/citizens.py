@@ -31,6 +31,7 @@ __all__ = [
     "GeneratedCitizen",
     "expected_outcomes",
     "generate_citizens",
+    "random_full_name",
 ]
 
 
@@ -199,6 +200,27 @@ def _vocabulary() -> _Vocabulary:
     )
 
 
+def random_full_name(rng: random.Random, sex: str) -> str:
+    """A clean Vietnamese full name (canonical form) for ``sex`` ("M"/"F"), drawn with ``rng``.
+
+    Family names follow their commonly cited shares; some names have two middle names or none.
+    """
+    words = _vocabulary()
+    family = rng.choices(words.family[0], cum_weights=words.family[1])[0]
+    middle_values, middle_weights = words.middle[sex]
+    middle = rng.choices(middle_values, cum_weights=middle_weights)[0]
+    given = rng.choice(words.given[sex])
+    roll = rng.random()
+    if roll < 0.12:
+        # A second middle name ("Nguyễn Thị Thu Hà"); avoid doubling the first one.
+        second = rng.choice(middle_values[1:])
+        if second != middle and second != given:
+            return f"{family} {middle} {second} {given}"
+    elif roll < 0.15:
+        return f"{family} {given}"
+    return f"{family} {middle} {given}"
+
+
 @dataclass(frozen=True)
 class _Reference:
     """The administrative codes the generator draws from, indexed once per process."""
@@ -289,20 +311,7 @@ class _CitizenFactory:
         return f"{prefix}{(n * _SERIAL_MULTIPLIER + offset) % SERIAL_MODULUS:06d}"
 
     def full_name(self, sex: str) -> str:
-        rng, words = self.rng, self.words
-        family = rng.choices(words.family[0], cum_weights=words.family[1])[0]
-        middle_values, middle_weights = words.middle[sex]
-        middle = rng.choices(middle_values, cum_weights=middle_weights)[0]
-        given = rng.choice(words.given[sex])
-        roll = rng.random()
-        if roll < 0.12:
-            # A second middle name ("Nguyễn Thị Thu Hà"); avoid doubling the first one.
-            second = rng.choice(middle_values[1:])
-            if second != middle and second != given:
-                return f"{family} {middle} {second} {given}"
-        elif roll < 0.15:
-            return f"{family} {given}"
-        return f"{family} {middle} {given}"
+        return random_full_name(self.rng, sex)
 
     def detail(self) -> str:
         rng, words = self.rng, self.words

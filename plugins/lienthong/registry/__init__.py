@@ -1,0 +1,1 @@
+"""Provincial civil-status registries (SOURCES.md §2): connection and windowed extraction."""
