@@ -50,6 +50,15 @@ CATALOGUE: dict[str, DatasetKind] = {
             "citizens from the Ministry of Public Security's national population API",
             ("core.population",),
         ),
+        DatasetKind(
+            "civil_events",
+            "provincial",
+            "database",
+            "*/15 * * * *",
+            "lienthong.civil_events.dataset:CIVIL_EVENTS",
+            "births and deaths from a province's civil-status registry database",
+            ("core.civil_events",),
+        ),
     )
 }
 

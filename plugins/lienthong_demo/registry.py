@@ -436,8 +436,10 @@ class EventFactory:
             values["personal_id"] = f"{pid[:3]}{int(pid[3]) % 2}{pid[4:]}"
 
     def _plant_e_c2_after_registration(self, values: dict[str, Any]) -> None:
+        # Two days at least: after the registration whether its day is read in UTC or in
+        # Vietnam (seven hours ahead).
         values["event_date"] = values["registered_at"].date() + timedelta(
-            days=self.rng.randint(1, 20)
+            days=self.rng.randint(2, 20)
         )
 
     def _plant_e_c3(self, values: dict[str, Any]) -> None:

@@ -76,12 +76,13 @@ class Outcome:
     failed_rules: dict[str, int]  # rule id → failing rows (or observed value for batch rules)
 
 
-def load_suite(path: Path, mode: str) -> tuple[str, list]:
+def load_suite(path: Path, mode: str, batch_no: int = 0) -> tuple[str, list]:
     """A suite file as GX expectations, keeping only those that apply to this extraction mode.
 
     A SQL rule's query may live in its own file beside the suite
     (``"unexpected_rows_query": {"file": "sql/P-C3.sql"}``), written as plain SQL with
-    ``{batch}`` for the batch's table."""
+    ``{batch}`` for the batch's table and ``{batch_no}`` for its number (to read what the
+    batch's record in ``audit.batches`` says, even of a batch with no rows)."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     spec = json.loads(path.read_text(encoding="utf-8"))
@@ -94,7 +95,7 @@ def load_suite(path: Path, mode: str) -> tuple[str, list]:
         if mode not in meta.get("modes", [mode]):
             continue
         meta["expectation_no"] = number
-        kwargs = {k: _sql_file(path, v) for k, v in item["kwargs"].items()}
+        kwargs = {k: _sql_file(path, v, batch_no) for k, v in item["kwargs"].items()}
         config = ExpectationConfiguration(
             type=item["type"], kwargs=kwargs, meta=meta, description=item["description"]
         )
@@ -102,12 +103,13 @@ def load_suite(path: Path, mode: str) -> tuple[str, list]:
     return spec["name"], expectations
 
 
-def _sql_file(suite: Path, value: Any) -> Any:
+def _sql_file(suite: Path, value: Any, batch_no: int) -> Any:
     """A ``{"file": …}`` value as the query GX expects: GX formats the query with
     ``str.format(batch=…)``, so every other brace is doubled."""
     if not (isinstance(value, dict) and set(value) == {"file"}):
         return value
     text = (suite.parent / value["file"]).read_text(encoding="utf-8")
+    text = text.replace("{batch_no}", str(int(batch_no)))
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
     query = "\n".join(lines).strip().rstrip(";")
     return query.replace("{", "{{").replace("}", "}}").replace("{{batch}}", "{batch}")
@@ -160,7 +162,9 @@ def run_suites(
     results = []
     for suite_file, kind in SUITES.items():
         view = _view(dataset, batch["batch_no"], kind)
-        name, expectations = load_suite(dataset.suites_dir / f"{suite_file}.json", batch["mode"])
+        name, expectations = load_suite(
+            dataset.suites_dir / f"{suite_file}.json", batch["mode"], batch["batch_no"]
+        )
         suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
         asset = source.add_table_asset(view, table_name=view, schema_name="staging")
         definition = context.validation_definitions.add(

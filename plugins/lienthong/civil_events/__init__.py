@@ -1,0 +1,1 @@
+"""The civil_events dataset: births and deaths from the provinces' civil-status registries."""

@@ -1,0 +1,171 @@
+"""The civil_events row contract (SOURCES.md §2) and its staging form.
+
+A registry row arrives typed by its database driver. It is first put in its *received form*,
+the JSON an operator sees and a release re-reads: dates as ``YYYY-MM-DD``, timestamps as RFC
+3339 in UTC, ``CHAR`` columns without the padding the type adds. What the database let
+through that the contract does not allow (a zero date, a flag that is not a boolean, text
+over its width in a looser table, invalid Unicode) is named in ``item_defect`` (rule E-K3);
+the name gets the population's canonical form (E-K1 fix) or its defect (E-K1 quarantine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from lienthong.pipeline.contract import (
+    Field,
+    item_defects,
+    parse_iso_date,
+    parse_rfc3339,
+    received_text,
+    storable_json,
+)
+from lienthong.text.vietnamese import name_defect, normalise_text
+
+#: The registry table's documented columns, types and widths (SOURCES.md §2).
+CONTRACT = (
+    Field("event_id", max_length=32, nullable=False),
+    Field("event_type", max_length=10, nullable=False),
+    Field("personal_id", max_length=12),
+    Field("full_name", max_length=200),
+    Field("event_date", "iso_date"),
+    Field("commune_code", max_length=5),
+    Field("registered_at", "rfc3339", nullable=False),
+    Field("updated_at", "rfc3339", nullable=False),
+    Field("is_deleted", "boolean", nullable=False),
+)
+DOCUMENTED_FIELDS = tuple(field.name for field in CONTRACT)
+
+#: CHAR columns: PostgreSQL hands them back padded to their width.
+_CHAR_COLUMNS = ("personal_id", "commune_code")
+
+STAGING_COLUMNS = (
+    "row_no",
+    "event_id",
+    "event_type",
+    "personal_id",
+    "pid_birth_province",
+    "full_name",
+    "full_name_defect",
+    "event_date",
+    "event_day",
+    "commune_code",
+    "registered_at",
+    "registered_ts",
+    "updated_at",
+    "updated_ts",
+    "is_deleted",
+    "missing_fields",
+    "extra",
+    "item_defect",
+    "payload",
+    "payload_text",
+    "content_hash",
+)
+
+_TWELVE_DIGITS = re.compile(r"^\d{12}$")
+#: PostgreSQL text cannot hold U+0000; it becomes U+FFFD, which the name rule rejects.
+NUL_REPLACEMENT = "\ufffd"
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One automatic repair of one field, with the value as received."""
+
+    rule_id: str
+    field: str
+    original: str | None
+    fixed: str | None
+
+
+def received_form(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A registry row as JSON-able values (idempotent: a received form stays as it is)."""
+    form = {}
+    for column, value in row.items():
+        if isinstance(value, datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+            value = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        elif isinstance(value, date):
+            value = value.isoformat()
+        elif column in _CHAR_COLUMNS and isinstance(value, str):
+            value = value.rstrip(" ")
+        form[column] = value
+    return form
+
+
+def _text(value: Any) -> str | None:
+    """A string as storable text; anything else, and empty strings, as None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.replace("\x00", NUL_REPLACEMENT)
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+class Preparer:
+    """Prepares the rows of one batch."""
+
+    def prepare(self, row_no: int, item: Any) -> tuple[tuple, list[Fix]]:
+        """One registry row → (staging row in ``STAGING_COLUMNS`` order, fixes applied)."""
+        if not isinstance(item, Mapping):
+            return self._unreadable(row_no, item), []
+        form = received_form(item)
+        defects = item_defects(form, CONTRACT)
+        payload = storable_json(form)
+        fixes: list[Fix] = []
+        raw_name = form.get("full_name")
+        name = _text(raw_name)
+        canonical = normalise_text(name)
+        if isinstance(raw_name, str) and canonical != name:
+            fixes.append(Fix("E-K1", "full_name", name, canonical))
+        personal_id = _text(form.get("personal_id"))
+        event_date = _text(form.get("event_date"))
+        registered_at = _text(form.get("registered_at"))
+        updated_at = _text(form.get("updated_at"))
+        is_deleted = form.get("is_deleted")
+        extra = {k: v for k, v in form.items() if k not in DOCUMENTED_FIELDS}
+        content_hash = hashlib.md5(
+            json.dumps(form, sort_keys=True, default=str).encode("utf-8", "replace")
+        ).hexdigest()
+        row = (
+            row_no,
+            _text(form.get("event_id")),
+            _text(form.get("event_type")),
+            personal_id,
+            personal_id[:3] if personal_id and _TWELVE_DIGITS.match(personal_id) else None,
+            canonical,
+            name_defect(canonical) if canonical else None,
+            event_date,
+            parse_iso_date(event_date),
+            _text(form.get("commune_code")),
+            registered_at,
+            parse_rfc3339(registered_at),
+            updated_at,
+            parse_rfc3339(updated_at),
+            is_deleted if isinstance(is_deleted, bool) else None,
+            [f for f in DOCUMENTED_FIELDS if f not in form],
+            storable_json(extra) if extra else None,
+            "; ".join(defects) or None,
+            payload,
+            None if payload is not None else received_text(form),
+            content_hash,
+        )
+        return row, fixes
+
+    @staticmethod
+    def _unreadable(row_no: int, item: Any) -> tuple:
+        text = received_text(item)
+        columns = dict.fromkeys(STAGING_COLUMNS)
+        columns.update(
+            row_no=row_no,
+            missing_fields=[],
+            item_defect=f"the row is {type(item).__name__}, not a mapping of columns",
+            payload_text=text,
+            content_hash=hashlib.md5(text.encode()).hexdigest(),
+        )
+        return tuple(columns[name] for name in STAGING_COLUMNS)

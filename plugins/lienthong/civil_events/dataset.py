@@ -1,0 +1,150 @@
+"""The civil_events dataset for the shared write-audit-publish mechanism."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from lienthong.civil_events.contract import STAGING_COLUMNS, Preparer
+from lienthong.pipeline.dataset import Dataset
+from lienthong.pipeline.extraction import ExtractRequest
+
+#: How far behind the registry's clock a window ends unless the source says otherwise: the
+#: contract's 60 s of commit delay plus clock skew, with room to spare.
+COMMIT_LAG = timedelta(seconds=120)
+
+#: How far back before a window a read re-checks that nothing arrived late (rule E-L1).
+RECHECK = timedelta(hours=1)
+
+# One statement: every published version goes to the history; the newest one of each event
+# to core (an equal updated_at keeps what is there, so a rerun rewrites nothing).
+PUBLISH_SQL = """
+WITH published AS (
+    SELECT b.province, s.event_id, s.event_type, s.personal_id, s.full_name, s.event_day,
+           s.commune_code, s.registered_ts, s.updated_ts, s.is_deleted, s.extra, s.batch_no
+    FROM staging.civil_events s
+    JOIN audit.batches b USING (batch_no)
+    WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL
+      AND NOT EXISTS (SELECT 1 FROM quarantine.records q
+                      WHERE q.batch_no = s.batch_no AND q.row_no = s.row_no)
+), history AS (
+    INSERT INTO core.civil_events_history (province, event_id, updated_at, event_type,
+        personal_id, full_name, event_date, commune_code, registered_at, is_deleted, batch_no)
+    SELECT province, event_id, updated_ts, event_type, personal_id, full_name, event_day,
+           commune_code, registered_ts, is_deleted, batch_no
+    FROM published
+    ON CONFLICT (province, event_id, updated_at) DO NOTHING
+)
+INSERT INTO core.civil_events AS c (province, event_id, event_type, personal_id, full_name,
+    event_date, commune_code, registered_at, updated_at, is_deleted, extra, batch_no)
+SELECT province, event_id, event_type, personal_id, full_name, event_day, commune_code,
+       registered_ts, updated_ts, is_deleted, extra, batch_no
+FROM published
+ON CONFLICT (province, event_id) DO UPDATE SET
+  (event_type, personal_id, full_name, event_date, commune_code, registered_at, updated_at,
+   is_deleted, extra, batch_no)
+  = (EXCLUDED.event_type, EXCLUDED.personal_id, EXCLUDED.full_name, EXCLUDED.event_date,
+     EXCLUDED.commune_code, EXCLUDED.registered_at, EXCLUDED.updated_at, EXCLUDED.is_deleted,
+     EXCLUDED.extra, EXCLUDED.batch_no)
+WHERE c.updated_at < EXCLUDED.updated_at
+"""
+
+
+class RegistryRead:
+    """One batch's read of a province's registry: a settled window of ``updated_at`` (see
+    `lienthong.registry.extraction`), closed, so the watermark moves to its end."""
+
+    window_closed = True
+
+    def __init__(self, request: ExtractRequest) -> None:
+        from lienthong.registry.extraction import RegistryExtraction
+
+        source = request.source
+        self.request = request
+        self.mode = "full" if request.since is None else "incremental"
+        lag = (
+            COMMIT_LAG
+            if source.commit_lag_seconds is None
+            else timedelta(seconds=source.commit_lag_seconds)
+        )
+        self.extraction = RegistryExtraction(
+            source.conn_id,
+            since=request.since,
+            commit_lag=lag,
+            recheck_from=None if request.since is None else request.since - RECHECK,
+        )
+        self.announced_total: int | None = None
+        self.window_end: datetime | None = None
+        self.facts: dict[str, Any] = {}
+
+    def chunks(self) -> Iterator[Sequence[Any]]:
+        """The window's rows, in chunks, from one snapshot."""
+        with self.extraction as extraction:
+            window = extraction.open()
+            self.announced_total = window.announced_total
+            self.window_end = window.window_end
+            self.facts = {
+                "engine": window.engine_name,
+                "window_start": _iso(window.window_start),
+                "window_end": _iso(window.window_end),
+                "source_clock": _iso(window.source_clock),
+                "commit_lag_seconds": window.commit_lag.total_seconds(),
+                "missing_columns": list(window.missing_columns),
+                "extra_columns": list(window.extra_columns),
+                "null_updated_at": window.null_updated_at,
+                "empty_reason": window.empty_reason,
+                "recheck_from": _iso(window.recheck_from),
+                "recheck_missed": self._missed(window.recheck_keys),
+            }
+            yield from extraction.chunks()
+
+    def _missed(self, keys: Sequence[tuple[str, datetime]]) -> list[str]:
+        """Versions now in the re-checked past that no earlier batch of this source received:
+        committed later than the lag allows (rule E-L1)."""
+        if not keys:
+            return []
+        missed = self.request.conn.execute(
+            """SELECT k.event_id || ' @ ' || k.updated_at
+               FROM unnest(%s::text[], %s::timestamptz[]) AS k(event_id, updated_at)
+               WHERE NOT EXISTS (
+                   SELECT 1 FROM staging.civil_events s JOIN audit.batches b USING (batch_no)
+                   WHERE b.source = %s AND s.event_id = k.event_id
+                     AND s.updated_ts = k.updated_at)
+               ORDER BY 1 LIMIT 100""",
+            ([k for k, _ in keys], [t for _, t in keys], self.request.source.key),
+        ).fetchall()
+        return [text for (text,) in missed]
+
+    def describe(self) -> str:
+        """The window, for logs."""
+        since = self.request.since
+        return (
+            f"registry {self.request.source.conn_id!r}, updated_at from "
+            f"{since.isoformat() if since else 'the beginning'} to "
+            f"{self.window_end.isoformat() if self.window_end else '?'}"
+        )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def suite_parameters(batch: dict[str, Any]) -> dict[str, Any]:
+    """Values for the civil_events suites' $PARAMETERs."""
+    from lienthong.reference.address_codes import address_codes
+
+    return {"birth_province_codes": address_codes().birth_province_codes}
+
+
+CIVIL_EVENTS = Dataset(
+    name="civil_events",
+    staging_table="staging.civil_events",
+    staging_columns=STAGING_COLUMNS,
+    key_column="event_id",
+    version_column="updated_ts",
+    publish_sql=PUBLISH_SQL,
+    preparer=lambda source: Preparer(),
+    extractor=RegistryRead,
+    suite_parameters=suite_parameters,
+)
