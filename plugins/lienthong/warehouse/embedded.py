@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from lienthong.settings import state_dir
 
@@ -43,13 +44,15 @@ def ensure_running(database: str = DATABASE, *, recreate: bool = False) -> str:
     admin_uri = server.get_uri()
     with psycopg.connect(admin_uri, autocommit=True) as conn:
         if recreate:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
         ).fetchone()
         if not exists:
             log.info("creating database %s in the embedded server at %s", database, folder)
-            conn.execute(f'CREATE DATABASE "{database}"')
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     return server.get_uri(database=database)
 
 
