@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+import orjson
+
 #: How deep an item may nest objects and arrays (the contract's items nest two levels).
 MAX_DEPTH = 32
 
@@ -73,11 +75,14 @@ def parse_rfc3339(value: Any) -> datetime | None:
     """An RFC 3339 timestamp with a zone as an aware datetime, else None."""
     if not isinstance(value, str) or not _RFC3339.match(value):
         return None
-    text = value.replace("z", "Z").replace("t", "T")
-    # Python 3.11 reads at most six fractional digits.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    text = value
+    if not ("T" in text and text[-1] != "z"):
+        text = text.replace("z", "Z").replace("t", "T").replace(" ", "T", 1)
+    if "." in text and len(text.split(".", 1)[1]) > 7:
+        # Python 3.11 reads at most six fractional digits.
+        text = re.sub(r"(\.\d{6})\d+", r"\1", text)
     try:
-        return datetime.fromisoformat(text.replace(" ", "T", 1))
+        return datetime.fromisoformat(text)
     except ValueError:
         return None
 
@@ -213,6 +218,89 @@ def storable_json(item: Any) -> str | None:
         text = json.dumps(item, ensure_ascii=False, allow_nan=False)
         text.encode("utf-8")
     except (ValueError, TypeError, RecursionError, UnicodeEncodeError):
+        return None
+    return _JSON_NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+class Contract:
+    """A contract's fields, compiled for checking many items fast.
+
+    The common case, an item that keeps to the contract, costs one JSON encoding (which the
+    payload needs anyway) and a look at each documented field; anything unusual (a subclass
+    marking duplicate keys, a container among the undocumented fields, a value the encoder
+    refuses) takes the thorough path of `item_defects`, which names every problem.
+    """
+
+    def __init__(self, fields: Sequence[Field], *, max_depth: int = MAX_DEPTH) -> None:
+        self.fields = tuple(fields)
+        self.max_depth = max_depth
+        self._plan = _plan(self.fields)
+
+    def check(self, item: Any) -> tuple[list[str], str | None]:
+        """(what keeps ``item`` from the contract, its payload as storable JSON text or None
+        when it must be kept as text)."""
+        payload = _fast_json(item)
+        if payload is None or type(item) is not dict or not _plain(item, self._plan):
+            # orjson writes NaN as null: the item as received is encoded again, strictly.
+            return item_defects(item, self.fields, max_depth=self.max_depth), storable_json(item)
+        return [], payload
+
+
+# A compiled field: (name, kind, nullable, max_length, the field, its object's plan).
+_Step = tuple[str, str, bool, int, Field, "tuple | None"]
+
+
+def _plan(fields: Sequence[Field]) -> tuple[tuple[_Step, ...], frozenset[str]]:
+    steps = tuple(
+        (
+            f.name,
+            f.kind,
+            f.nullable,
+            f.max_length,
+            f,
+            _plan(f.fields) if f.kind == "object" else None,
+        )
+        for f in fields
+    )
+    return steps, frozenset(f.name for f in fields)
+
+
+def _plain(item: dict, plan: tuple) -> bool:
+    """True when every field is of its type and within its limit, and nothing else in the
+    item needs a closer look (so the thorough check would find nothing)."""
+    steps, names = plan
+    for name, kind, nullable, max_length, spec, inner in steps:
+        value = item.get(name)
+        if value is None:
+            if not nullable:
+                return False
+        elif kind == "string":
+            if type(value) is not str or len(value) > max_length:
+                return False
+        elif kind == "object":
+            if type(value) is not dict or not _plain(value, inner):
+                return False
+        elif _type_problem(spec, value) is not None:
+            return False
+    if len(item) > len(steps) or not names.issuperset(item):
+        return not any(_unusual(v) for k, v in item.items() if k not in names)
+    return True
+
+
+def _unusual(value: Any) -> bool:
+    """A value outside the documented fields that the thorough check must look at: a
+    container (depth, duplicate keys inside) or a float that JSON cannot hold."""
+    if isinstance(value, dict | list | tuple):
+        return True
+    return type(value) is float and not math.isfinite(value)
+
+
+def _fast_json(item: Any) -> str | None:
+    """orjson's encoding of an item, or None where it refuses it (invalid Unicode, a value it
+    does not know). It writes NaN as null, which is why `Contract` looks at floats itself."""
+    try:
+        text = orjson.dumps(item).decode()
+    except (TypeError, orjson.JSONEncodeError):
         return None
     return _JSON_NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
 

@@ -1,7 +1,7 @@
 """Staging: a batch's rows land raw (after automatic fixes) by COPY, chunk by chunk.
 
 Preparers hand JSON columns (``payload``, ``extra``) over as JSON text already checked to be
-storable (`lienthong.pipeline.contract.storable_json`); a dict is encoded here the same way.
+storable (`lienthong.pipeline.contract.Contract.check`, `storable_json`).
 """
 
 from __future__ import annotations
@@ -10,9 +10,7 @@ from collections.abc import Iterable, Sequence
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
-from lienthong.pipeline.contract import storable_json
 from lienthong.pipeline.dataset import Dataset, FixLike
 
 
@@ -41,12 +39,7 @@ def copy_chunk(
     with conn.cursor() as cur:
         with cur.copy(statement) as copy:
             for row, _ in prepared:
-                copy.write_row(
-                    (
-                        batch_no,
-                        *(Jsonb(v, dumps=storable_json) if isinstance(v, dict) else v for v in row),
-                    )
-                )
+                copy.write_row((batch_no, *row))
         with cur.copy(
             "COPY audit.fixes (batch_no, row_no, rule_id, field, original, fixed) FROM STDIN"
         ) as copy:

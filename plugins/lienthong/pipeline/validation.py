@@ -325,6 +325,9 @@ def validate(
         )
     with conn.transaction():
         _create_views(conn, dataset, batch_no)
+    # Fresh statistics: without them the planner guesses, and validating the same batch takes
+    # four times as long one run as the next (docs/BENCHMARKS.md).
+    conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(*dataset.staging_table.split("."))))
     try:
         results = run_suites(sqlalchemy_url, dataset, batch)
         with conn.transaction():

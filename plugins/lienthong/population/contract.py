@@ -13,16 +13,17 @@ hold are not decided here: they are the Great Expectations suites in
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from lienthong.pipeline.contract import (
+    Contract,
     Field,
-    item_defects,
     parse_iso_date,
     parse_rfc3339,
     received_text,
@@ -52,6 +53,7 @@ CONTRACT = (
     Field("date_of_death"),
     Field("updated_at", "rfc3339", nullable=False),
 )
+_CONTRACT = Contract(CONTRACT)
 
 #: Every documented field of a citizen item.
 DOCUMENTED_FIELDS = (
@@ -68,6 +70,8 @@ DOCUMENTED_FIELDS = (
     "date_of_death",
     "updated_at",
 )
+
+_DOCUMENTED = frozenset(DOCUMENTED_FIELDS)
 
 #: Staging columns filled by ``prepare``, in COPY order.
 STAGING_COLUMNS = (
@@ -132,10 +136,22 @@ def _storable(text: str) -> str:
 
 def _text(value: Any) -> str | None:
     """A string as storable text; anything else (None, a number, an object: rule P-K5 names
-    the wrong types), and empty strings, as None. Never a value turned into text."""
+    the wrong types), and empty or blank strings, as None. Never a value turned into text.
+    For items that passed the contract's check: no invalid Unicode to scrub."""
+    if type(value) is not str or not value or value.isspace():
+        return None
+    return value.replace("\x00", NUL_REPLACEMENT) if "\x00" in value else value
+
+
+def _scrubbed_text(value: Any) -> str | None:
+    """`_text` for items that broke the contract: their text may hold lone surrogates."""
     if not isinstance(value, str) or not value.strip():
         return None
     return _storable(value)
+
+
+def _stripped(value: str | None) -> str | None:
+    return value.strip() if value else value
 
 
 def _pad(value: str | None, width: int) -> str | None:
@@ -158,14 +174,15 @@ class Preparer:
 
     def prepare(self, row_no: int, item: Any) -> tuple[tuple, list[Fix]]:
         """One item → (staging row in ``STAGING_COLUMNS`` order, fixes applied)."""
-        defects = item_defects(item, CONTRACT)
-        payload = storable_json(item)
+        defects, payload = _CONTRACT.check(item)
         if not isinstance(item, Mapping):
             return self._unreadable(row_no, item, defects, payload), []
+        # An item the fast check passed holds no invalid Unicode: its text needs no scrubbing.
+        text = _text if not defects else _scrubbed_text
         fixes: list[Fix] = []
 
         def fix_text(field: str, value: Any, rule_id: str, repaired: str | None) -> str | None:
-            if value is not None and not isinstance(value, str):
+            if value is not None and type(value) is not str:
                 return None  # a wrong type is never repaired into text: rule P-K5 names it
             # The original as received, but storable (audit.fixes is text).
             original = None if value is None else _storable(value)
@@ -173,77 +190,83 @@ class Preparer:
                 fixes.append(Fix(rule_id, field, original, repaired))
             return repaired
 
-        full_name = fix_text(
-            "full_name", item.get("full_name"), "P-K1", normalise_text(_text(item.get("full_name")))
-        )
-        ethnicity = _text(item.get("ethnicity_code"))
-        ethnicity = fix_text("ethnicity_code", ethnicity, "P-K4", _pad(ethnicity, 2))
-        addresses = {}
-        for prefix, key in (("perm", "permanent_address"), ("cur", "current_address")):
+        raw_name = item.get("full_name")
+        full_name = text(raw_name)
+        canonical_name = normalise_text(full_name)
+        if canonical_name != raw_name:
+            fix_text("full_name", raw_name, "P-K1", canonical_name)
+        ethnicity = text(item.get("ethnicity_code"))
+        padded = _pad(ethnicity, 2)
+        if padded != ethnicity:
+            fix_text("ethnicity_code", ethnicity, "P-K4", padded)
+        addresses = []
+        for key in ("permanent_address", "current_address"):
             raw = item.get(key)
-            address = raw if isinstance(raw, dict) else {}
-            detail = fix_text(
-                f"{key}.detail",
-                address.get("detail"),
-                "P-K1",
-                normalise_text(_text(address.get("detail"))),
-            )
-            codes = {}
-            for name, width in _CODE_WIDTH.items():
-                value = _text(address.get(name))
-                codes[name] = _pad(value.strip() if value else value, width)
-            deciding_rule = dict.fromkeys(codes, "P-K4")
-            remap = self.codes.legacy_remap(codes["province_code"], codes["commune_code"])
+            address = raw if type(raw) is dict or isinstance(raw, Mapping) else {}
+            raw_detail = address.get("detail")
+            detail = normalise_text(text(raw_detail))
+            if detail != raw_detail:
+                fix_text(f"{key}.detail", raw_detail, "P-K1", detail)
+            raw_province, raw_commune = address.get("province_code"), address.get("commune_code")
+            province = _pad(_stripped(text(raw_province)), 2)
+            commune = _pad(_stripped(text(raw_commune)), 5)
+            rule = "P-K4"
+            remap = self.codes.legacy_remap(province, commune)
             if remap is not None and remap.whole:
-                codes = dict(zip(("province_code", "commune_code"), remap.targets[0], strict=True))
-                deciding_rule = dict.fromkeys(codes, "P-L3")
+                province, commune = remap.targets[0]
+                rule = "P-L3"
             # One fix per field: the value as received, the value kept, the rule that decided it.
-            for name, value in codes.items():
-                fix_text(f"{key}.{name}", address.get(name), deciding_rule[name], value)
-            addresses[prefix] = (codes["province_code"], codes["commune_code"], detail)
+            if province != raw_province:
+                fix_text(f"{key}.province_code", raw_province, rule, province)
+            if commune != raw_commune:
+                fix_text(f"{key}.commune_code", raw_commune, rule, commune)
+            addresses += (province, commune, detail)
 
-        personal_id = _text(item.get("personal_id"))
-        date_of_birth = _text(item.get("date_of_birth"))
-        date_of_death = _text(item.get("date_of_death"))
-        updated_at = _text(item.get("updated_at"))
-        extra = {k: v for k, v in item.items() if k not in DOCUMENTED_FIELDS}
+        personal_id = text(item.get("personal_id"))
+        date_of_birth = text(item.get("date_of_birth"))
+        date_of_death = text(item.get("date_of_death"))
+        updated_at = text(item.get("updated_at"))
+        sex, nationality = text(item.get("sex")), text(item.get("nationality"))
+        household, marital = text(item.get("household_id")), text(item.get("marital_status"))
+        if len(item) > len(DOCUMENTED_FIELDS) or not _DOCUMENTED.issuperset(item):
+            extra = {k: v for k, v in item.items() if k not in _DOCUMENTED}
+        else:
+            extra = None
         extra_json = storable_json(extra) if extra else None
-        fixed_record = {
-            "personal_id": personal_id,
-            "full_name": full_name,
-            "date_of_birth": date_of_birth,
-            "sex": _text(item.get("sex")),
-            "ethnicity_code": ethnicity,
-            "nationality": _text(item.get("nationality")),
-            "addresses": addresses,
-            "household_id": _text(item.get("household_id")),
-            "marital_status": _text(item.get("marital_status")),
-            "date_of_death": date_of_death,
-            "updated_at": updated_at,
-            "extra": extra,
-        }
-        content_hash = hashlib.md5(
-            json.dumps(fixed_record, sort_keys=True, default=str).encode()
-        ).hexdigest()
+        # Identical copies of a record (P-K3) are found by this hash of the fixed values.
+        fixed_record = (
+            personal_id,
+            canonical_name,
+            date_of_birth,
+            sex,
+            padded,
+            nationality,
+            *addresses,
+            household,
+            marital,
+            date_of_death,
+            updated_at,
+            extra_json if extra_json is not None else (received_text(extra) if extra else None),
+        )
+        content_hash = hashlib.md5(orjson.dumps(fixed_record)).hexdigest()
         row = (
             row_no,
             personal_id,
             personal_id[:3] if personal_id and _TWELVE_DIGITS.match(personal_id) else None,
-            full_name,
-            name_defect(full_name) if full_name else None,
+            canonical_name,
+            name_defect(canonical_name) if canonical_name else None,
             date_of_birth,
             parse_iso_date(date_of_birth),
-            fixed_record["sex"],
-            ethnicity,
-            fixed_record["nationality"],
-            *addresses["perm"],
-            *addresses["cur"],
-            fixed_record["household_id"],
-            fixed_record["marital_status"],
+            sex,
+            padded,
+            nationality,
+            *addresses,
+            household,
+            marital,
             date_of_death,
             parse_iso_date(date_of_death),
             updated_at,
-            parse_timestamp(updated_at),
+            parse_rfc3339(updated_at),
             [f for f in DOCUMENTED_FIELDS if f not in item],
             extra_json,
             "; ".join(defects) or None,

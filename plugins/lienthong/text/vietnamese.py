@@ -125,6 +125,9 @@ _LETTER_RUN = re.compile(r"[^\W\d_]+")
 # ---------------------------------------------------------------------------------------------
 
 
+# Names and address details repeat (family names, street names): the canonical form and the
+# defect of a text are worth remembering. Bounded, so memory stays flat however long the feed.
+@functools.lru_cache(maxsize=32768)
 def normalise_text(value: str | None) -> str | None:
     """Return the P-K1 canonical form of a name or address detail.
 
@@ -321,6 +324,7 @@ _CLEAN_NAME = re.compile(
 _BREVE = "\u0306"
 
 
+@functools.lru_cache(maxsize=32768)
 def name_defect(value: str | None) -> str | None:
     """Return why a name fails P-K2, or None when it is clean.
 

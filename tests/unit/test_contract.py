@@ -1,0 +1,90 @@
+"""The item contract check: the fast path agrees with the thorough one, item by item."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from lienthong.ministry.page import parse_page
+from lienthong.pipeline.contract import Contract, item_defects, parse_rfc3339, storable_json
+from lienthong.population.contract import CONTRACT
+
+CLEAN = {
+    "personal_id": "001203012345",
+    "full_name": "Nguyễn Thị Lan",
+    "date_of_birth": "2003-04-15",
+    "sex": "F",
+    "ethnicity_code": "01",
+    "nationality": "VN",
+    "permanent_address": {"province_code": "01", "commune_code": "00004", "detail": "Số 12"},
+    "current_address": None,
+    "household_id": None,
+    "marital_status": "single",
+    "date_of_death": None,
+    "updated_at": "2026-11-20T08:15:00Z",
+}
+
+# JSON texts, decoded as the population API's pages are.
+ITEMS = [
+    json.dumps(CLEAN),
+    json.dumps({**CLEAN, "blood_type": "O"}),
+    json.dumps({**CLEAN, "tags": ["a", {"b": 1}]}),
+    json.dumps({**CLEAN, "score": 1.5}),
+    '{"personal_id": "1", "score": NaN}',
+    '{"personal_id": "1", "ethnicity_code": Infinity}',
+    '{"personal_id": "1", "full_name": "Tr\\ud800n"}',
+    '{"personal_id": "1", "sex": "M", "sex": "F"}',
+    '{"personal_id": "1", "permanent_address": {"detail": "a", "detail": "b"}}',
+    '{"personal_id": "1", "permanent_address": {"province_code": 1}}',
+    '{"personal_id": "1", "permanent_address": {"extra": [1, [2]]}}',
+    '{"personal_id": "1", "updated_at": null}',
+    '{"personal_id": "1", "full_name": "' + "x" * 201 + '"}',
+    '"a string"',
+    "null",
+    "[1, 2]",
+]
+
+
+def _decoded(text: str):
+    return parse_page(f'{{"items": [{text}], "next_cursor": null, "total": 1}}'.encode()).items[0]
+
+
+@pytest.mark.parametrize("text", ITEMS)
+def test_the_fast_check_agrees_with_the_thorough_one(text):
+    item = _decoded(text)
+    defects, payload = Contract(CONTRACT).check(item)
+    assert defects == item_defects(item, CONTRACT)
+    thorough_payload = storable_json(item)
+    if payload is None:
+        assert thorough_payload is None
+    else:
+        # The same JSON document (orjson and json differ only in spacing).
+        assert json.loads(payload) == json.loads(thorough_payload)
+
+
+def test_a_value_json_cannot_hold_is_never_stored_as_something_else():
+    item = _decoded('{"personal_id": "1", "score": NaN}')
+    defects, payload = Contract(CONTRACT).check(item)
+    assert defects == ["score: nan is not a JSON number"]
+    assert payload is None  # kept as text, not with NaN turned into null
+    assert math.isnan(item["score"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-20T08:15:00Z", "2026-11-20T08:15:00+00:00"),
+        ("2026-11-20t08:15:00z", "2026-11-20T08:15:00+00:00"),
+        ("2026-11-20 08:15:00+07:00", "2026-11-20T08:15:00+07:00"),
+        ("2026-11-20T08:15:00.123456789Z", "2026-11-20T08:15:00.123456+00:00"),
+        ("2026-W48-7T10:00Z", None),
+        ("2026-11-20T10:00:00", None),
+        ("2026-02-30T10:00:00Z", None),
+        (20261120, None),
+    ],
+)
+def test_rfc3339_timestamps_need_a_zone(text, expected):
+    parsed = parse_rfc3339(text)
+    assert (parsed.isoformat() if parsed else None) == expected
