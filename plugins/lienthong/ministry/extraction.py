@@ -21,6 +21,8 @@ class CitizenWalk:
     """
 
     window_closed = False
+    #: Pages are fetched ahead while the last one is staged (`lienthong.pipeline.prefetch`).
+    read_ahead = True
 
     def __init__(self, request: ExtractRequest) -> None:
         source = request.source

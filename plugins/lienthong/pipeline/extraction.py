@@ -48,7 +48,8 @@ class Extraction(Protocol):
     read, so the watermark may move to it even where no row reached it). An extraction may
     also carry ``facts``, a JSON-able dict of what it learned of its source besides the rows
     (a table's missing columns, a file's encoding), kept on the batch (``source_facts``) for
-    the batch-level rules.
+    the batch-level rules, and set ``read_ahead`` when its next chunk should be fetched while
+    the last one is staged (a source that waits on the network).
     """
 
     mode: str

@@ -21,6 +21,7 @@ from lienthong.datasets import dataset as dataset_named
 from lienthong.pipeline import batches, staging, validation, watermark
 from lienthong.pipeline import publish as publishing
 from lienthong.pipeline.extraction import ExtractRequest
+from lienthong.pipeline.prefetch import read_ahead
 from lienthong.pipeline.progress import Progress
 from lienthong.sources import Source
 from lienthong.warehouse.bootstrap import ensure_ready
@@ -105,7 +106,10 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
         staging.clear(conn, dataset, batch_no)
         # A retry reads the source as it is now: the liveness rules must judge it by now too.
         batches.update(conn, batch_no, extracted_at=now)
-        for chunk in extraction.chunks():
+        chunks = extraction.chunks()
+        if getattr(extraction, "read_ahead", False):
+            chunks = read_ahead(chunks)
+        for chunk in chunks:
             prepared = [preparer.prepare(received + i, item) for i, item in enumerate(chunk)]
             staging.copy_chunk(conn, dataset, batch_no, prepared)
             received += len(prepared)
