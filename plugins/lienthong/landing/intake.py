@@ -160,7 +160,9 @@ def take_next(request: ExtractRequest, dataset: str, grouping: Grouping) -> Take
                 f"{row['first_seen']:%Y-%m-%d %H:%M}",
                 _age(row["first_seen"], now),
             )
-        ledger.mark_gone(conn, source.key, {d.name for d in waiting}, now)
+        # A waiting file whose manifest came is taken below; one no longer there is gone.
+        present = {d.name for d in deliveries if d.data is not None}
+        ledger.mark_gone(conn, source.key, present, now)
 
     ready = sorted((d for d in deliveries if d.waiting_for is None), key=_oldest_first)
     for delivery in ready:
