@@ -119,18 +119,20 @@ class Preparer:
         defects = item_defects(parsed, CONTRACT)
         payload_item = {**row.typed, **row.extra}
         payload = storable_json(payload_item)
+        # What the row says, read: a date typed as a cell on one row and as dd/mm/yyyy text on
+        # its copy is the same date (a value that cannot be read counts as typed). STT is a
+        # running number: copies of a task on two rows differ in it and are the same.
         record = {
             "task_code": row.task_code,
-            "group": row.group,
+            "group": row.group or typed("group"),
             "content": row.content,
-            "year": typed("year_assigned"),
-            "due": typed("due_date"),
-            "status": row.status,
-            "completed": typed("completed_on"),
+            "year": row.year_assigned if row.year_assigned is not None else typed("year_assigned"),
+            "due": row.due_date or typed("due_date"),
+            "status": row.status or typed("status"),
+            "completed": row.completed_on or typed("completed_on"),
             "lead_agency": row.lead_agency,
             "extra": row.extra,
         }
-        # STT is a running number: copies of a task on two rows differ in it and are the same.
         content_hash = hashlib.md5(
             json.dumps(record, sort_keys=True, ensure_ascii=False, default=str).encode()
         ).hexdigest()
