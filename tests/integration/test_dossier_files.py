@@ -9,6 +9,7 @@ import codecs
 import hashlib
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -227,14 +228,29 @@ def test_a_redelivery_loads_nothing_and_a_correction_replaces_the_rows(
     assert duplicate["sha256"] == original["sha256"]
     assert duplicate["batch_no"] is None
 
-    # The same name with corrected content: its rows replace the first delivery's.
+    # The same name with corrected content: its rows replace the first delivery's. The
+    # correction also withdraws a dossier the first delivery published: it leaves core.
     correction = corrected_redelivery(first)
+    withdrawn = correction.rows[0]["dossier_id"]
+    assert withdrawn in {row[0] for row in before}
+    lines = correction.csv.split(b"\r\n")
+    assert lines[1].startswith(withdrawn.encode())
+    corrected_csv = b"\r\n".join(lines[:1] + lines[2:])
+    manifest = json.loads(correction.manifest)
+    manifest.update(rows=manifest["rows"] - 1, sha256=hashlib.sha256(corrected_csv).hexdigest())
+    correction = replace(
+        correction,
+        csv=corrected_csv,
+        manifest=json.dumps(manifest).encode(),
+        rows=correction.rows[1:],
+    )
     correction.write(tmp_path)
     (run,) = drain(source, "corrected", now=ARRIVAL + timedelta(days=1))
     assert run.status == "published", run.hold
     assert run.counts is not None and run.counts["quarantined"] == 0
     core = {row[0]: row for row in _core(warehouse_url)}
     assert set(core) == {row["dossier_id"] for row in correction.rows}
+    assert withdrawn not in core
     for row in correction.rows:
         assert core[row["dossier_id"]][10] == row["status"]
     moved_on = [r for r, o in zip(correction.rows, first.rows, strict=False) if r != o]
@@ -572,3 +588,20 @@ def test_another_provinces_export_in_the_folder_is_left_alone(warehouse_url, peo
     records = ledger(warehouse_url, source.key)
     assert {r["outcome"] for r in records} == {"ignored"} and len(records) == 2
     assert (folder / delivery.csv_name).exists()
+
+
+def test_a_file_whose_run_failed_for_good_is_taken_by_the_next_run(warehouse_url, people, tmp_path):
+    source = _source(tmp_path)
+    delivery = generate_dossier_delivery(
+        PROVINCE, DAY, count=20, seed=1, defect_rate=0.0, population=people
+    )
+    delivery.write(tmp_path)
+    batch_no = sync.extract(source, f"{source.key}:killed", now=ARRIVAL)
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        # What the DAG's failure callback does once the run's retries are exhausted.
+        assert batches.fail_run(conn, f"{source.key}:killed", "killed") == batch_no
+    run = run_source(source, "next", now=ARRIVAL + timedelta(hours=1))
+    assert run.status == "published" and run.batch_no != batch_no
+    (record,) = ledger(warehouse_url, source.key)
+    assert record["batch_no"] == run.batch_no and record["outcome"] == "published"
+    assert record["first_seen"] == ARRIVAL
