@@ -18,6 +18,7 @@ rule D-C4 (default: ``dossier_files.demo_population()``, which the caller must t
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -316,6 +317,7 @@ def prepare_demo_drops(
     now: datetime,
     provinces: Sequence[str] = DEMO_PROVINCES,
     population: Sequence[Mapping[str, Any]] | None = None,
+    replace_existing: bool = False,
 ) -> list[DropScenario]:
     """Write the first round of the demo's files under ``landing_root``; return every
     scenario (both rounds) with the outcome its file must have.
@@ -328,9 +330,22 @@ def prepare_demo_drops(
         provinces: the three provinces whose folders are filled (the scenarios are spread over
             them; fewer provinces take more scenarios each).
         population: the citizens in ``core.population`` the applicants are drawn from.
+        replace_existing: remove what ``landing_root`` holds first (the landing folders and
+            the archive, held and rejected folders beside them). The demo's warehouse is new on
+            every run; files an earlier run left would be taken again, so the demo starts from
+            an empty landing root. Without it, a landing root that holds files is an error.
+
+    Raises:
+        FileExistsError: ``landing_root`` holds files and ``replace_existing`` is False.
     """
     if not provinces:
         raise ValueError("give at least one province")
+    if landing_root.exists() and any(p.is_file() for p in landing_root.rglob("*")):
+        if not replace_existing:
+            raise FileExistsError(
+                f"{landing_root} holds files of an earlier run; pass replace_existing=True"
+            )
+        shutil.rmtree(landing_root)
     today = (now + _VIETNAM).date()
     people = population if population is not None else demo_population(500, seed=6)
     scenarios = _dossier_scenarios(provinces, today, people) + _task_scenarios(provinces, today)

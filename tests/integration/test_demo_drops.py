@@ -28,7 +28,13 @@ def test_every_demo_drop_ends_as_it_must(warehouse_url, tmp_path):
     people = demo_population(500, seed=6)
     load_population(warehouse_url, people)
     landing = tmp_path / "landing"
-    scenarios = prepare_demo_drops(landing, now=now, population=people)
+    stale = landing / "dossiers" / "40_archive" / "1" / "dossiers_40_20250101.csv"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from an earlier demo")
+    with pytest.raises(FileExistsError, match="replace_existing"):
+        prepare_demo_drops(landing, now=now, population=people)
+    scenarios = prepare_demo_drops(landing, now=now, population=people, replace_existing=True)
+    assert not stale.exists()
     sources = sorted({(s.dataset, s.province) for s in scenarios})
     assert len(sources) == 2 * len(DEMO_PROVINCES)
     problems = " | ".join(s.problem for s in scenarios)
