@@ -8,12 +8,16 @@ steps on its source (`lienthong.pipeline.sync`):
 
 1. `prepare_warehouse`: migrations and reference data.
 2. `extract`: the source read into staging by COPY, from the source's watermark (or in full
-   when the run's `full` parameter is set or there is no watermark yet).
+   when the run's `full` parameter is set or there is no watermark yet). A file source reads
+   the next ready file of its landing folder, oldest first, and the run **skips** when none
+   is ready (files waiting for their manifest are logged with how long they have waited).
 3. `validate`: the dataset's Great Expectations suites; a failed batch-level rule or a
    dimension under its threshold puts the batch **on hold** and the task fails without
-   retrying, naming the dataset, dimension and rule.
+   retrying, naming the dataset, dimension and rule (a file source's file moves to
+   `<path>_held/`).
 4. `publish`: valid rows to core, failing rows to quarantine, counts to the audit log, the
-   watermark forward, in one transaction; the core tables it updates are the task's assets.
+   watermark forward, in one transaction; the core tables it updates are the task's assets
+   (a file source's file moves to `<path>_archive/`).
 
 An invalid entry is left out here and reported by `dags/sources_file.py` as an import error
 that names the entry and the field.

@@ -59,6 +59,26 @@ CATALOGUE: dict[str, DatasetKind] = {
             "births and deaths from a province's civil-status registry database",
             ("core.civil_events",),
         ),
+        DatasetKind(
+            "dossiers",
+            "provincial",
+            "files",
+            "*/30 * * * *",
+            "lienthong.dossiers.dataset:DOSSIERS",
+            "online public-service dossiers, the daily CSV exports a province drops (with their "
+            "manifests) into its landing folder",
+            ("core.dossiers",),
+        ),
+        DatasetKind(
+            "p06_tasks",
+            "provincial",
+            "files",
+            "@hourly",
+            "lienthong.p06_tasks.dataset:P06_TASKS",
+            "Project 06 task progress, the monthly XLSX workbooks a province drops into its "
+            "landing folder",
+            ("core.p06_tasks",),
+        ),
     )
 }
 

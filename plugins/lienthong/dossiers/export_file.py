@@ -42,7 +42,7 @@ import re
 import unicodedata
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from lienthong.text import encodings
@@ -96,6 +96,8 @@ class DossierRow:
             valid in the file's encoding), several joined by ``"; "``; None when it is not.
         renormalised: documented or extra columns whose UTF-8 text was not NFC as received
             (decomposed letters composed here; the D-K1 fix).
+        received: the text of each renormalised column as it was received (before NFC), for
+            the audit trail of the fix.
     """
 
     line: int
@@ -103,6 +105,7 @@ class DossierRow:
     extra: dict[str, str | None]
     defect: str | None = None
     renormalised: tuple[str, ...] = ()
+    received: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -531,6 +534,7 @@ class DossierExportReader:
         values: dict[str, str | None] = dict.fromkeys(DOCUMENTED_COLUMNS)
         extra: dict[str, str | None] = {label: None for _, label in self._columns if label}
         renormalised: list[str] = []
+        received: dict[str, str] = {}
         if record.fields is None:
             text, problem, _ = self._decode(record.raw, "raw")
             extra["raw"] = text
@@ -550,11 +554,12 @@ class DossierExportReader:
                 if raw.isascii():
                     value: str | None = raw
                 else:
-                    value, problem, changed = self._decode(raw, column)
+                    value, problem, before_nfc = self._decode(raw, column)
                     if problem:
                         problems.append(problem)
-                    if changed:
+                    if before_nfc is not None:
                         renormalised.append(column)
+                        received[column] = before_nfc
                 if value is not None and not value.strip():
                     value = None
                 if documented is not None:
@@ -571,19 +576,21 @@ class DossierExportReader:
             extra=extra,
             defect="; ".join(problems) if problems else None,
             renormalised=tuple(renormalised),
+            received=received,
         )
 
     def _decode(
         self, latin1: str, column: str = "header", *, count: bool = True
-    ) -> tuple[str, str | None, bool]:
-        """(NFC text, problem or None, whether UTF-8 text was not NFC) of one field."""
+    ) -> tuple[str, str | None, str | None]:
+        """(NFC text, problem or None, the UTF-8 text as received when it was not NFC) of one
+        field."""
         if latin1.isascii():
-            return latin1, None, False
+            return latin1, None, None
         data = latin1.encode("latin-1")
         encoding = self._encoding or encodings.UTF8
         problem: str | None = None
         text: str | None = None
-        changed = False
+        before_nfc: str | None = None
         # Valid UTF-8 with non-ASCII bytes is UTF-8 whatever the file's encoding (legacy
         # Vietnamese text practically never is), so a UTF-8 row in a legacy file reads right.
         try:
@@ -592,7 +599,7 @@ class DossierExportReader:
             received = None
         if received is not None:
             text = unicodedata.normalize("NFC", received)
-            changed = text != received
+            before_nfc = received if text != received else None
             if encoding not in (encodings.UTF8, encodings.UTF8_SIG):
                 problem = f"column {column}: UTF-8 text in a {encoding} file"
         elif encoding in (encodings.UTF8, encodings.UTF8_SIG):
@@ -607,10 +614,10 @@ class DossierExportReader:
                 text = encodings.decode(data, encoding, errors="replace")
                 problem = f"column {column}: bytes {encoding} does not define (read as U+FFFD)"
         if not count:
-            return text, problem, changed
+            return text, problem, before_nfc
         if problem:
             self._undecodable += 1
         plausible, judged = encodings.score_words(text)
         self._plausible += plausible
         self._judged += judged
-        return text, problem, changed
+        return text, problem, before_nfc

@@ -12,6 +12,10 @@ does not document), ``item_defect`` (what keeps the item from the contract's typ
 P-K5, E-K3 and their kin), ``payload`` (the item as received) or ``payload_text`` (the same,
 as text, when it cannot be stored as JSON), ``content_hash`` (of the fixed record, to spot
 identical copies) and ``collapsed``.
+
+A dataset whose source is a whole input (a file) may also name the core rows a batch replaces
+(``replaces_sql``: a corrected file's earlier rows, a month's earlier snapshot) and act once a
+batch reaches an outcome (``after_outcome``: a file source moves the batch's file).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lienthong.settings import EXPECTATIONS_DIR
 
 if TYPE_CHECKING:
+    import psycopg
+
     from lienthong.pipeline.extraction import Extraction, ExtractRequest
     from lienthong.sources import Source
 
@@ -37,6 +43,16 @@ class FixLike(Protocol):
     field: str
     original: str | None
     fixed: str | None
+
+
+class AfterOutcome(Protocol):
+    """Called once a batch is held, published or rejected, after the outcome is committed,
+    with the batch's row of ``audit.batches`` and an operator's note (their reason) when a
+    person decided. A rerun of the step calls it again: it must be idempotent."""
+
+    def __call__(
+        self, conn: psycopg.Connection, batch: dict[str, Any], note: str | None
+    ) -> None: ...
 
 
 class Preparer(Protocol):
@@ -72,6 +88,12 @@ class Dataset:
     thresholds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 0.95))
     #: where the suites are; ``expectations/<name>/`` unless given
     suites_path: Path | None = None
+    #: statements run in the publishing transaction before ``publish_sql`` (each takes
+    #: %(batch_no)s): the core rows this batch replaces, such as a corrected file's earlier
+    #: rows or a month's earlier snapshot
+    replaces_sql: tuple[str, ...] = ()
+    #: what to do once a batch reaches an outcome (a file source moves its file)
+    after_outcome: AfterOutcome | None = None
 
     @property
     def suites_dir(self) -> Path:

@@ -60,6 +60,8 @@ def publish(
             ).format(table=table, key=key),
             {"b": batch_no, "dataset": dataset.name},
         )
+        for statement in dataset.replaces_sql:
+            conn.execute(statement, {"batch_no": batch_no})
         applied = conn.execute(dataset.publish_sql, {"batch_no": batch_no}).rowcount
         # Each outcome is counted from the rows themselves, so the table's check that they
         # add up to what was received is a real check.

@@ -14,14 +14,15 @@ def batch_report(conn: psycopg.Connection, batch_no: int) -> str:
     ).fetchone()
     mode, status, received, fixed, published, quarantined, collapsed, applied, announced, hold = row
     lines = [f"batch {batch_no} ({mode}): {status}"]
+    said = f" (source announced {announced})" if announced is not None else ""
     if status == "published":
         lines.append(
-            f"  received {received} (source announced {announced}): published {published}, "
+            f"  received {received}{said}: published {published}, "
             f"quarantined {quarantined}, duplicates collapsed {collapsed}; fixed {fixed}; "
             f"{applied} changed core"
         )
     else:
-        lines.append(f"  received {received} (source announced {announced}); nothing published")
+        lines.append(f"  received {received}{said}; nothing published")
     scores = conn.execute(
         """SELECT dimension, pass_rate, threshold, rows_failed FROM audit.dimension_scores
            WHERE batch_no = %s ORDER BY array_position(ARRAY['correct','sufficient','clean','live'], dimension)""",

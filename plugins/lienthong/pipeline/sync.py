@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from lienthong.datasets import dataset as dataset_named
 from lienthong.pipeline import batches, staging, validation, watermark
 from lienthong.pipeline import publish as publishing
+from lienthong.pipeline.dataset import Dataset
 from lienthong.pipeline.extraction import ExtractRequest
 from lienthong.pipeline.prefetch import read_ahead
 from lienthong.pipeline.progress import Progress
@@ -156,6 +157,8 @@ def validate(source: Source, batch_no: int) -> dict[str, object]:
             batches.fail(conn, batch_no, exc)
             raise
     if outcome.status == "held":
+        with connect(url) as conn:
+            after_outcome(conn, dataset, batch_no)
         raise batches.BatchHeld("\n".join(outcome.hold_reasons))
     return asdict(outcome)
 
@@ -168,12 +171,26 @@ def publish(source: Source, batch_no: int) -> dict[str, int]:
         if batch["status"] == "failed" and "validate" in batch["timings"]:
             batches.resume(conn, batch_no, "validated")
         try:
-            return publishing.publish(conn, dataset, batch_no)
+            counts = publishing.publish(conn, dataset, batch_no)
         except (batches.BatchHeld, batches.SourceBusy):
             raise
         except Exception as exc:
             batches.fail(conn, batch_no, exc)
             raise
+        after_outcome(conn, dataset, batch_no)
+        return counts
+
+
+def after_outcome(
+    conn: psycopg.Connection, dataset: Dataset, batch_no: int, note: str | None = None
+) -> None:
+    """Let the dataset act on a batch that is held, published or rejected (a file source
+    moves its file); the outcome is already committed, so a rerun acts again, harmlessly."""
+    if dataset.after_outcome is None:
+        return
+    batch = batches.get(conn, batch_no=batch_no)
+    if batch["status"] in ("held", "published", "rejected"):
+        dataset.after_outcome(conn, batch, note)
 
 
 def fail_run(batch_key: str, error: str) -> int | None:

@@ -7,8 +7,9 @@ its rule in ``meta`` (rule_id, dimension, level, action). GX reports how many
 rows fail; the rows themselves come back by key with set-based SQL: GX's own
 ``unexpected_index_query`` for built-in column expectations, and the
 expectation's ``unexpected_rows_query`` for SQL rules. Findings, rule results
-and pass rates per dimension go to the audit schema; a failed batch-level rule,
-or a dimension under its threshold, puts the batch on hold.
+and pass rates per dimension go to the audit schema; a failed batch-level hold rule,
+or a dimension under its threshold, puts the batch on hold (a batch-level fix or flag
+rule that finds something is recorded, and holds nothing).
 """
 
 from __future__ import annotations
@@ -76,13 +77,14 @@ class Outcome:
     failed_rules: dict[str, int]  # rule id → failing rows (or observed value for batch rules)
 
 
-def load_suite(path: Path, mode: str, batch_no: int = 0) -> tuple[str, list]:
+def load_suite(path: Path, mode: str, *, batch_no: int | None = None) -> tuple[str, list]:
     """A suite file as GX expectations, keeping only those that apply to this extraction mode.
 
     A SQL rule's query may live in its own file beside the suite
     (``"unexpected_rows_query": {"file": "sql/P-C3.sql"}``), written as plain SQL with
-    ``{batch}`` for the batch's table and ``{batch_no}`` for its number (to read what the
-    batch's record in ``audit.batches`` says, even of a batch with no rows)."""
+    ``{batch}`` for the batch's table and ``{batch_no}`` for its number: a batch-level rule
+    that must judge a batch with no rows at all (an empty file) reads what it needs from the
+    audit tables by that number."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     spec = json.loads(path.read_text(encoding="utf-8"))
@@ -103,15 +105,17 @@ def load_suite(path: Path, mode: str, batch_no: int = 0) -> tuple[str, list]:
     return spec["name"], expectations
 
 
-def _sql_file(suite: Path, value: Any, batch_no: int) -> Any:
+def _sql_file(suite: Path, value: Any, batch_no: int | None = None) -> Any:
     """A ``{"file": …}`` value as the query GX expects: GX formats the query with
-    ``str.format(batch=…)``, so every other brace is doubled."""
+    ``str.format(batch=…)``, so every other brace is doubled; ``{batch_no}`` is the batch's
+    number (left as it is when none is given)."""
     if not (isinstance(value, dict) and set(value) == {"file"}):
         return value
     text = (suite.parent / value["file"]).read_text(encoding="utf-8")
-    text = text.replace("{batch_no}", str(int(batch_no)))
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
     query = "\n".join(lines).strip().rstrip(";")
+    if batch_no is not None:
+        query = query.replace("{batch_no}", str(int(batch_no)))
     return query.replace("{", "{{").replace("}", "}}").replace("{{batch}}", "{batch}")
 
 
@@ -163,7 +167,7 @@ def run_suites(
     for suite_file, kind in SUITES.items():
         view = _view(dataset, batch["batch_no"], kind)
         name, expectations = load_suite(
-            dataset.suites_dir / f"{suite_file}.json", batch["mode"], batch["batch_no"]
+            dataset.suites_dir / f"{suite_file}.json", batch["mode"], batch_no=batch["batch_no"]
         )
         suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
         asset = source.add_table_asset(view, table_name=view, schema_name="staging")
@@ -361,12 +365,16 @@ def validate(
 
 
 def _failed_batch_rules(conn: psycopg.Connection, batch_no: int) -> list[dict]:
+    """The batch-level hold rules that failed. A batch-level ``fix`` or ``flag`` rule whose
+    query finds something records what was repaired or marked (a file read in a legacy
+    encoding, blank rows dropped) and holds nothing."""
     from psycopg.rows import dict_row
 
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             """SELECT rule_id, dimension, description, observed_value FROM audit.rule_results
-               WHERE batch_no = %s AND level = 'batch' AND NOT success ORDER BY expectation_no""",
+               WHERE batch_no = %s AND level = 'batch' AND action = 'hold' AND NOT success
+               ORDER BY expectation_no""",
             (batch_no,),
         ).fetchall()
 

@@ -1,0 +1,91 @@
+"""The dossiers dataset for the shared write-audit-publish mechanism: one batch per export
+file, published into ``core.dossiers`` (one row per province and dossier)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lienthong.dossiers.contract import STAGING_COLUMNS, Preparer
+from lienthong.dossiers.extraction import take_dossier_file
+from lienthong.landing.intake import settle_files
+from lienthong.pipeline.dataset import Dataset
+
+_CORE_COLUMNS = (
+    "province_code, dossier_id, procedure_code, procedure_name, applicant_personal_id, "
+    "applicant_name, commune_code, channel, received_at, due_at, completed_at, status, extra, "
+    "flags, file_name, file_day, file_no, line_no, batch_no, published_at"
+)
+
+# A dossier's row from a newer export day wins; within one day, a later delivery (a corrected
+# file) wins. An older file never overwrites a newer one, whatever order they arrive in, and a
+# rerun rewrites nothing.
+PUBLISH_SQL = f"""
+INSERT INTO core.dossiers AS c ({_CORE_COLUMNS})
+SELECT a.province, s.dossier_id, s.procedure_code, s.procedure_name, s.applicant_personal_id,
+       s.applicant_name, s.commune_code, s.channel, s.received_ts, s.due_ts, s.completed_ts,
+       s.status, s.extra,
+       coalesce((SELECT array_agg(f.rule_id ORDER BY f.rule_id) FROM audit.findings f
+                 WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no AND f.action = 'flag'),
+                '{{}}'),
+       l.name, s.file_day, l.file_no, s.line_no, s.batch_no, now()
+FROM staging.dossiers s
+JOIN audit.batches a ON a.batch_no = s.batch_no
+JOIN audit.landing_files l ON l.batch_no = s.batch_no
+WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL
+  AND NOT EXISTS (SELECT 1 FROM quarantine.records q
+                  WHERE q.batch_no = s.batch_no AND q.row_no = s.row_no)
+ON CONFLICT (province_code, dossier_id) DO UPDATE SET ({_CORE_COLUMNS}) = (
+  EXCLUDED.province_code, EXCLUDED.dossier_id, EXCLUDED.procedure_code, EXCLUDED.procedure_name,
+  EXCLUDED.applicant_personal_id, EXCLUDED.applicant_name, EXCLUDED.commune_code,
+  EXCLUDED.channel, EXCLUDED.received_at, EXCLUDED.due_at, EXCLUDED.completed_at,
+  EXCLUDED.status, EXCLUDED.extra, EXCLUDED.flags, EXCLUDED.file_name, EXCLUDED.file_day,
+  EXCLUDED.file_no, EXCLUDED.line_no, EXCLUDED.batch_no, EXCLUDED.published_at)
+WHERE (c.file_day, c.batch_no) < (EXCLUDED.file_day, EXCLUDED.batch_no)
+"""
+
+# Rule D-K2: a corrected redelivery (the same name, other bytes) replaces the rows of the
+# deliveries it corrects: their rows leave core (the corrected rows are published next), and
+# their rows still held in quarantine are settled as replaced.
+REPLACES_SQL = (
+    """
+DELETE FROM core.dossiers c
+USING audit.landing_files l
+WHERE l.batch_no = %(batch_no)s AND l.corrects IS NOT NULL
+  AND c.province_code = l.province AND c.file_name = l.name AND c.batch_no < l.batch_no
+""",
+    """
+UPDATE quarantine.records q
+SET status = 'rejected', decided_by = 'lienthong', decided_at = now(),
+    decision_reason = 'replaced by delivery ' || l.file_no || ' of ' || l.name
+                      || ' (batch ' || l.batch_no || '), which corrects it (rule D-K2)'
+FROM audit.landing_files l
+JOIN audit.landing_files e ON e.source = l.source AND e.name = l.name AND e.batch_no < l.batch_no
+WHERE l.batch_no = %(batch_no)s AND l.corrects IS NOT NULL
+  AND q.batch_no = e.batch_no AND q.status = 'held'
+""",
+)
+
+
+def suite_parameters(batch: dict[str, Any]) -> dict[str, Any]:
+    """Values for the dossiers suites' $PARAMETERs."""
+    from lienthong.reference.address_codes import address_codes
+
+    return {"birth_province_codes": address_codes().birth_province_codes}
+
+
+DOSSIERS = Dataset(
+    name="dossiers",
+    staging_table="staging.dossiers",
+    staging_columns=STAGING_COLUMNS,
+    key_column="dossier_id",
+    # The same for every row of a file: copies of a dossier within one file are identical
+    # (collapsed) or a conflict (quarantined by D-K2), never an older and a newer version.
+    version_column="file_day",
+    publish_sql=PUBLISH_SQL,
+    preparer=lambda source: Preparer(),
+    extractor=take_dossier_file,
+    suite_parameters=suite_parameters,
+    incremental=False,
+    replaces_sql=REPLACES_SQL,
+    after_outcome=settle_files,
+)

@@ -1,0 +1,106 @@
+"""A province's task-workbook landing folder read as one batch's extraction: the next monthly
+workbook (``p06_tasks_<province>_<YYYYMM>.xlsx``, SOURCES.md §4), oldest month first.
+
+A workbook is complete when it is there (no manifest). It is read whole with the workbook
+reader (monthly workbooks hold hundreds of rows) and handed over in chunks; what reading it
+established (sheet, header rows, missing headers, title month, rows dropped) goes to the
+ledger's ``facts`` for the batch rules (T-S1, T-K1). A file that is not a readable workbook is
+a batch with no rows, held by rule T-S1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from lienthong.landing import ledger
+from lienthong.landing.area import LandingFile
+from lienthong.landing.file_names import FileNameError, parse_task_workbook_name
+from lienthong.landing.intake import Delivery, Stray, Taken, describe, take_next
+from lienthong.p06_tasks.contract import TaskItem
+from lienthong.p06_tasks.workbook import TaskWorkbookError, read_task_workbook
+from lienthong.pipeline.extraction import ExtractRequest
+
+log = logging.getLogger(__name__)
+
+#: Rows per chunk staged by one COPY.
+CHUNK_ROWS = 2000
+
+
+def group_task_workbooks(
+    province: str | None, files: list[LandingFile]
+) -> tuple[list[Delivery], list[Stray]]:
+    """The monthly workbooks among a landing folder's files."""
+    deliveries: list[Delivery] = []
+    strays: list[Stray] = []
+    for file in files:
+        try:
+            name = parse_task_workbook_name(file.name)
+        except FileNameError as error:
+            strays.append(Stray(file, str(error)))
+            continue
+        if province is not None and name.province_code != province:
+            strays.append(
+                Stray(file, f"a file of province {name.province_code} in the folder of {province}")
+            )
+            continue
+        deliveries.append(Delivery(name=file.name, period=name.month, data=file))
+    return deliveries, strays
+
+
+class TaskWorkbookExtraction:
+    """One monthly workbook read for one batch."""
+
+    mode = "file"
+    announced_total: int | None = None
+    window_end: datetime | None = None
+    window_closed = False
+
+    def __init__(self, request: ExtractRequest, taken: Taken) -> None:
+        self.request = request
+        self.taken = taken
+
+    def describe(self) -> str:
+        """What is read, for logs."""
+        return describe(self.taken)
+
+    def chunks(self) -> Iterator[list[TaskItem]]:
+        """The workbook's task rows in chunks; the facts of reading it go to the ledger at the
+        end (in the staging transaction)."""
+        delivery = self.taken.delivery
+        assert delivery.data is not None
+        data = delivery.data.path.read_bytes()
+        sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 != self.taken.record["sha256"]:
+            raise RuntimeError(
+                f"{delivery.name} changed between being taken and read (SHA-256 {sha256}, "
+                f"{self.taken.record['sha256']} when taken); a retry reads it again"
+            )
+        facts: dict[str, Any] = {"byte_count": len(data)}
+        try:
+            workbook = read_task_workbook(data, name=delivery.name)
+        except TaskWorkbookError as error:
+            facts["read_error"] = str(error)
+        else:
+            facts["workbook"] = dataclasses.asdict(workbook.facts)
+            missing = workbook.facts.missing_headers
+            rows = workbook.rows
+            for start in range(0, len(rows), CHUNK_ROWS):
+                yield [
+                    TaskItem(row, delivery.period, missing)
+                    for row in rows[start : start + CHUNK_ROWS]
+                ]
+        ledger.attach_batch(self.request.conn, self.taken.file_no, self.request.batch_key, facts)
+
+
+def take_task_workbook(request: ExtractRequest) -> TaskWorkbookExtraction | None:
+    """The p06_tasks dataset's extractor: the next workbook of the source's landing folder
+    (oldest month first), or None when there is none."""
+    taken = take_next(request, "p06_tasks", group_task_workbooks)
+    if taken is None:
+        return None
+    return TaskWorkbookExtraction(request, taken)
