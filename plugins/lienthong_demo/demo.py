@@ -63,16 +63,26 @@ class Demo:
     now: datetime
     failures: int = 0
 
-    def dags_test(self, dag_id: str, label: str, *, conf: dict | None = None, **env: str) -> bool:
-        """``airflow dags test`` one DAG; print the batches it made. True when it succeeded."""
+    def run_dags(
+        self,
+        dag_ids: list[str],
+        label: str,
+        *,
+        conf: dict | None = None,
+        until_idle: bool = False,
+        report: bool = True,
+        **env: str,
+    ) -> list[int]:
+        """Run DAGs as ``airflow dags test`` does (in one process, `lienthong_demo.dag_runs`);
+        print the batches they made unless ``report`` is False; return their numbers."""
         with psycopg.connect(self.url) as conn:
             before = conn.execute("SELECT coalesce(max(batch_no), 0) FROM audit.batches").fetchone()
-        args = ["dags", "test", dag_id] + (["--conf", json.dumps(conf)] if conf else [])
-        run = _airflow(*args, env={**self.env, **env})
+        args = [sys.executable, "-m", "lienthong_demo.dag_runs", *dag_ids]
+        args += ["--conf", json.dumps(conf or {})] + (["--until-idle"] if until_idle else [])
+        run = subprocess.run(args, env={**self.env, **env}, capture_output=True, text=True)
         log_file = state_dir() / f"demo-{label}.log"
         log_file.parent.mkdir(parents=True, exist_ok=True)
         log_file.write_text(run.stdout + run.stderr, encoding="utf-8")
-        print(f"\n== {dag_id}: {label.replace('-', ' ')}")
         with psycopg.connect(self.url) as conn:
             made = [
                 n
@@ -80,28 +90,14 @@ class Demo:
                     "SELECT batch_no FROM audit.batches WHERE batch_no > %s ORDER BY 1", before
                 )
             ]
-            for batch_no in made:
-                print(batch_report(conn, batch_no))
+            if report:
+                print(f"\n== {', '.join(dag_ids)}: {label.replace('-', ' ')}")
+                for batch_no in made:
+                    print(batch_report(conn, batch_no))
         if run.returncode:
-            held = made and _status(self.url, made[-1]) == "held"
-            print(
-                "   the run stopped: the batch is held for an operator"
-                if held
-                else f"   the DAG run failed; Airflow's output is in {log_file}"
-            )
-            if not held:
-                self.failures += 1
-            return False
-        if not made and dag_id != "population_liveness":
-            print("   nothing to extract")
-        return True
-
-
-def _status(url: str, batch_no: int) -> str:
-    with psycopg.connect(url) as conn:
-        return conn.execute(
-            "SELECT status FROM audit.batches WHERE batch_no = %s", (batch_no,)
-        ).fetchone()[0]
+            print(f"   a DAG run failed; Airflow's output is in {log_file}")
+            self.failures += 1
+        return made
 
 
 def _airflow(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -123,8 +119,10 @@ def run(*, count: int, seed: int, defect_rate: float, url: str) -> int:
     demo = Demo(url, env, datetime.now(UTC).replace(microsecond=0))
     citizens = _population(demo, count=count, seed=seed, defect_rate=defect_rate)
     _registries(demo, citizens, seed=seed)
-    demo.dags_test("population_liveness", "liveness")
+    _drops(demo, citizens)
+    demo.run_dags(["population_liveness"], "liveness", report=False)
     _liveness_summary(url)
+    _summary(url)
     print(f"\nAirflow's output: {state_dir()}/demo-*.log; warehouse: {redact(url)}")
     return 1 if demo.failures else 0
 
@@ -155,8 +153,8 @@ def _population(demo: Demo, *, count: int, seed: int, defect_rate: float) -> lis
                 "schema": "http",
                 "password": token,
             }
-            demo.dags_test(
-                "population",
+            demo.run_dags(
+                ["population"],
                 f"population-{label}",
                 conf=conf,
                 **{f"AIRFLOW_CONN_{MINISTRY_CONN_ID.upper()}": json.dumps(connection)},
@@ -171,6 +169,7 @@ def _registries(demo: Demo, citizens: list, *, seed: int) -> None:
     sources = {s.province: s for s in load_sources().sources if s.dataset == "civil_events"}
     server = _server_admin_url(demo.url)
     settled = demo.now - timedelta(minutes=10)  # every row behind the read's commit lag
+    connections = {}
     for province, loose in REGISTRIES.items():
         source = sources.get(province)
         if source is None:
@@ -191,8 +190,9 @@ def _registries(demo: Demo, citizens: list, *, seed: int) -> None:
         reader = registry_databases.create_reader(
             admin, f"demo_reader_{province}", secrets.token_urlsafe(12)
         )
-        connection = {f"AIRFLOW_CONN_{source.conn_id.upper()}": reader}
-        demo.dags_test(source.dag_id, f"civil-events-{province}", **connection)
+        connections[f"AIRFLOW_CONN_{source.conn_id.upper()}"] = reader
+    dag_ids = [sources[p].dag_id for p in REGISTRIES if p in sources]
+    demo.run_dags(dag_ids, "civil-events", **connections)
 
 
 def _server_admin_url(url: str) -> str:
@@ -201,6 +201,50 @@ def _server_admin_url(url: str) -> str:
     from lienthong.warehouse.connection import with_database
 
     return with_database(url, "postgres")
+
+
+def _drops(demo: Demo, citizens: list) -> None:
+    """Every delivery problem of the provinces' file drops, in two rounds (some problems need
+    a file to have been processed first: the same file again, a correction, an older month)."""
+    from lienthong_demo.drops import deliver_round, prepare_demo_drops, render_drop_outcomes
+
+    file_sources = [s for s in load_sources().sources if s.dataset in ("dossiers", "p06_tasks")]
+    if not file_sources:
+        return
+    landing = PROJECT_ROOT / ".lienthong" / "landing"
+    # The applicants of the demo's dossiers are citizens the population run published.
+    population = [c.item for c in citizens if c.defect is None]
+    scenarios = prepare_demo_drops(
+        landing, now=demo.now, population=population, replace_existing=True
+    )
+    dag_ids = [s.dag_id for s in file_sources]
+    demo.run_dags(dag_ids, "file-drops-first-round", until_idle=True, report=False)
+    deliver_round(landing, scenarios, 2)
+    demo.run_dags(dag_ids, "file-drops-second-round", until_idle=True, report=False)
+    print(f"\n== {', '.join(dag_ids)}: provincial file drops, each file's outcome")
+    with psycopg.connect(demo.url) as conn:
+        print(render_drop_outcomes(conn, scenarios, now=demo.now))
+
+
+def _summary(url: str) -> None:
+    """What the demo did, per source."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            """SELECT source, count(*),
+                      count(*) FILTER (WHERE status = 'published'),
+                      count(*) FILTER (WHERE status = 'held'),
+                      coalesce(sum(received), 0), coalesce(sum(published), 0),
+                      coalesce(sum(quarantined), 0)
+               FROM audit.batches GROUP BY source ORDER BY source"""
+        ).fetchall()
+    print("\n== summary: batches per source")
+    print(
+        f"   {'source':<18}{'batches':>8}{'published':>10}{'held':>6}{'rows':>9}{'to core':>9}{'quarant.':>9}"
+    )
+    for source, n, published, held, received, to_core, quarantined in rows:
+        print(
+            f"   {source:<18}{n:>8}{published:>10}{held:>6}{received:>9}{to_core:>9}{quarantined:>9}"
+        )
 
 
 def _liveness_summary(url: str) -> None:

@@ -398,7 +398,7 @@ def _describe(outcome: dict[str, Any], now: datetime) -> str:
         rules = ", ".join(_rules_in(outcome["hold_reason"])) or "a dimension under threshold"
         return f"held (batch {outcome['batch_no']}) by {rules}"
     if state == "waiting":
-        hours = (now - outcome["first_seen"]).total_seconds() / 3600
+        hours = max(0.0, (now - outcome["first_seen"]).total_seconds() / 3600)
         return f"waiting for its manifest since {outcome['first_seen']:%Y-%m-%d %H:%M} UTC ({hours:.1f} h)"
     if state == "duplicate":
         return f"duplicate of delivery {outcome['duplicate_of']}: nothing loaded"

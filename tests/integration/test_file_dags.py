@@ -39,7 +39,7 @@ def _dags(monkeypatch, tmp_path):
     monkeypatch.setenv("LIENTHONG_SOURCES", str(sources))
     bag = DagBag(dag_folder=str(PROJECT_ROOT / "dags"))
     assert bag.import_errors == {}
-    assert sorted(bag.dag_ids) == ["dossiers_40", "p06_tasks_40"]
+    assert sorted(bag.dag_ids) == ["dossiers_40", "p06_tasks_40", "population_liveness"]
     return bag
 
 
