@@ -1,0 +1,134 @@
+"""Reading ahead changes nothing but the time: a batch staged while the next page is fetched
+ends exactly as one staged page by page, and a pipelined extraction killed midway, rerun,
+leaves the warehouse a clean run leaves."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from lienthong.ministry.extraction import CitizenWalk
+from lienthong.settings import PROJECT_ROOT
+from lienthong.warehouse.connection import with_database
+from lienthong_demo.citizens import generate_citizens
+from tests.support.scripted_server import ScriptedServer, json_page
+
+from .population_fixtures import TOKEN, run_batch
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _items() -> list[dict]:
+    citizens = generate_citizens(
+        1200, seed=44, defect_rate=0.08, now=NOW - timedelta(hours=1), span=timedelta(days=1)
+    )
+    return [c.item for c in citizens]
+
+
+def _pages(items: list[dict], size: int, delay: float = 0.0):
+    """A server of ``items`` in pages of ``size``, each answer ``delay`` seconds late."""
+
+    def answer(query):
+        start = int(query.get("cursor", "0"))
+        time.sleep(delay)
+        following = str(start + size) if start + size < len(items) else None
+        return json_page(items[start : start + size], following, len(items))
+
+    return ScriptedServer(answer)
+
+
+def _state(url: str) -> dict[str, list]:
+    """Every row staged and its outcome, every finding, fix and core row (batch numbers
+    left out: each warehouse numbers its own)."""
+    queries = {
+        "staged": """SELECT row_no, personal_id, full_name, updated_ts, item_defect, payload,
+                            payload_text, content_hash, collapsed
+                     FROM staging.population ORDER BY row_no""",
+        "findings": "SELECT row_no, rule_id, reason FROM audit.findings ORDER BY 1, 2",
+        "fixes": "SELECT row_no, rule_id, field, original, fixed FROM audit.fixes ORDER BY 1, 3",
+        "quarantine": "SELECT row_no, record_key, rule_ids FROM quarantine.records ORDER BY 1",
+        "core": "SELECT personal_id, full_name, updated_at FROM core.population ORDER BY 1",
+        "batches": """SELECT status, received, fixed, published, quarantined, collapsed, applied
+                      FROM audit.batches WHERE status <> 'failed'""",
+    }
+    with psycopg.connect(url) as conn:
+        return {name: conn.execute(query).fetchall() for name, query in queries.items()}
+
+
+@pytest.fixture
+def second_warehouse(pg_admin_url, template_database):
+    name = f"{template_database}_second"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    yield with_database(pg_admin_url, name)
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_batch_read_ahead_ends_exactly_as_one_read_page_by_page(
+    warehouse_url, second_warehouse, monkeypatch
+):
+    items = _items()
+    with _pages(items, size=97) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_MINISTRY_POPULATION", server.connection_json(TOKEN))
+        assert CitizenWalk.read_ahead
+        run_batch("population:ahead", now=NOW)
+        ahead = _state(warehouse_url)
+
+        monkeypatch.setattr(CitizenWalk, "read_ahead", False)
+        monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", second_warehouse)
+        run_batch("population:page-by-page", now=NOW)
+        page_by_page = _state(second_warehouse)
+    assert ahead["batches"][0][1] == len(items)
+    assert ahead["findings"]  # the data had defects for the rules to catch
+    assert ahead == page_by_page
+
+
+def test_a_read_ahead_killed_midway_then_rerun_ends_as_a_clean_run(
+    warehouse_url, second_warehouse, monkeypatch
+):
+    items = _items()
+    with _pages(items, size=100, delay=0.3) as server:
+        connection = server.connection_json(TOKEN)
+        monkeypatch.setenv("AIRFLOW_CONN_MINISTRY_POPULATION", connection)
+        # A worker reads ahead and is killed (SIGKILL) in the middle of the walk.
+        code = (
+            "from datetime import datetime;"
+            "from tests.integration.population_fixtures import population_sync as s;"
+            f"s.extract('population:killed', full=True, now=datetime.fromisoformat('{NOW.isoformat()}'))"
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while len(server.queries) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        assert 4 <= len(server.queries) < 12  # killed midway
+        with psycopg.connect(warehouse_url) as conn:
+            assert conn.execute("SELECT status FROM audit.batches").fetchone() == ("extracting",)
+            assert conn.execute("SELECT count(*) FROM staging.population").fetchone() == (0,)
+
+        # Airflow retries the task: the same batch, read again from the start.
+        run_batch("population:killed", now=NOW)
+        rerun = _state(warehouse_url)
+
+        monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", second_warehouse)
+        run_batch("population:killed", now=NOW)
+        clean = _state(second_warehouse)
+    assert rerun == clean
+    assert rerun["batches"] == [clean["batches"][0]]
