@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -25,7 +23,10 @@ from lienthong.pipeline.contract import (
     parse_rfc3339,
     received_text,
     storable_json,
+    text_value,
 )
+from lienthong.pipeline.dataset import Fix
+from lienthong.population.personal_id import birth_province
 from lienthong.text.vietnamese import name_defect, normalise_text
 
 #: The registry table's documented columns, types and widths (SOURCES.md §2).
@@ -69,20 +70,6 @@ STAGING_COLUMNS = (
     "content_hash",
 )
 
-_TWELVE_DIGITS = re.compile(r"^\d{12}$")
-#: PostgreSQL text cannot hold U+0000; it becomes U+FFFD, which the name rule rejects.
-NUL_REPLACEMENT = "\ufffd"
-
-
-@dataclass(frozen=True)
-class Fix:
-    """One automatic repair of one field, with the value as received."""
-
-    rule_id: str
-    field: str
-    original: str | None
-    fixed: str | None
-
 
 def received_form(row: Mapping[str, Any]) -> dict[str, Any]:
     """A registry row as JSON-able values (idempotent: a received form stays as it is)."""
@@ -99,14 +86,6 @@ def received_form(row: Mapping[str, Any]) -> dict[str, Any]:
     return form
 
 
-def _text(value: Any) -> str | None:
-    """A string as storable text; anything else, and empty strings, as None."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.replace("\x00", NUL_REPLACEMENT)
-    return text.encode("utf-8", "replace").decode("utf-8")
-
-
 class Preparer:
     """Prepares the rows of one batch."""
 
@@ -119,14 +98,14 @@ class Preparer:
         payload = storable_json(form)
         fixes: list[Fix] = []
         raw_name = form.get("full_name")
-        name = _text(raw_name)
+        name = text_value(raw_name)
         canonical = normalise_text(name)
         if isinstance(raw_name, str) and canonical != name:
             fixes.append(Fix("E-K1", "full_name", name, canonical))
-        personal_id = _text(form.get("personal_id"))
-        event_date = _text(form.get("event_date"))
-        registered_at = _text(form.get("registered_at"))
-        updated_at = _text(form.get("updated_at"))
+        personal_id = text_value(form.get("personal_id"))
+        event_date = text_value(form.get("event_date"))
+        registered_at = text_value(form.get("registered_at"))
+        updated_at = text_value(form.get("updated_at"))
         is_deleted = form.get("is_deleted")
         extra = {k: v for k, v in form.items() if k not in DOCUMENTED_FIELDS}
         content_hash = hashlib.md5(
@@ -134,15 +113,15 @@ class Preparer:
         ).hexdigest()
         row = (
             row_no,
-            _text(form.get("event_id")),
-            _text(form.get("event_type")),
+            text_value(form.get("event_id")),
+            text_value(form.get("event_type")),
             personal_id,
-            personal_id[:3] if personal_id and _TWELVE_DIGITS.match(personal_id) else None,
+            birth_province(personal_id),
             canonical,
             name_defect(canonical) if canonical else None,
             event_date,
             parse_iso_date(event_date),
-            _text(form.get("commune_code")),
+            text_value(form.get("commune_code")),
             registered_at,
             parse_rfc3339(registered_at),
             updated_at,

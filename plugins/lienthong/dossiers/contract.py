@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,7 +26,10 @@ from lienthong.pipeline.contract import (
     parse_rfc3339,
     received_text,
     storable_json,
+    storable_text,
 )
+from lienthong.pipeline.dataset import Fix
+from lienthong.population.personal_id import birth_province
 from lienthong.text.vietnamese import normalise_text
 
 #: The row's documented fields and their types (SOURCES.md §3; limits as rule P-K5's).
@@ -76,18 +78,6 @@ STAGING_COLUMNS = (
     "content_hash",
 )
 
-_TWELVE_DIGITS = re.compile(r"^\d{12}$")
-
-
-@dataclass(frozen=True)
-class Fix:
-    """One automatic repair of one field, with the value as received."""
-
-    rule_id: str
-    field: str
-    original: str | None
-    fixed: str | None
-
 
 @dataclass(frozen=True)
 class DossierItem:
@@ -104,11 +94,6 @@ class DossierItem:
     missing_columns: tuple[str, ...] = ()
 
 
-def _storable(text: str) -> str:
-    """Text PostgreSQL can hold: U+0000 becomes U+FFFD."""
-    return text.replace("\x00", "\ufffd")
-
-
 class Preparer:
     """Prepares the rows of one dossier file."""
 
@@ -122,14 +107,14 @@ class Preparer:
             if read is None:
                 values[column] = None
                 continue
-            read = _storable(read)
+            read = storable_text(read)
             fixed = normalise_text(read) if column in CANONICAL_TEXT else read.strip()
             # The value as it arrived: before NFC when the reader composed it.
-            original = _storable(row.received.get(column, read))
+            original = storable_text(row.received.get(column, read))
             if fixed != original:
                 fixes.append(Fix("D-K1", column, original, fixed))
             values[column] = fixed or None
-        extra = {k: (None if v is None else _storable(v)) for k, v in row.extra.items()}
+        extra = {k: (None if v is None else storable_text(v)) for k, v in row.extra.items()}
         defects = [row.defect] if row.defect else []
         defects += item_defects(values, CONTRACT)
         payload_item = {
@@ -149,7 +134,7 @@ class Preparer:
             values["procedure_code"],
             values["procedure_name"],
             pid,
-            pid[:3] if pid and _TWELVE_DIGITS.match(pid) else None,
+            birth_province(pid),
             values["applicant_name"],
             values["commune_code"],
             values["channel"],

@@ -19,6 +19,7 @@ from typing import Any
 
 from lienthong.p06_tasks.workbook import HEADERS, TaskRow
 from lienthong.pipeline.contract import Field, item_defects, received_text, storable_json
+from lienthong.pipeline.dataset import Fix
 
 #: The parsed text fields and their limits (as rule P-K5's: 1,000 characters).
 CONTRACT = (
@@ -61,16 +62,6 @@ _COLUMN_OF = {"group": "task_group", "status": "status"}
 
 #: Date fields whose unreadable values rule T-K1 quarantines.
 DATE_FIELDS = ("due_date", "completed_on")
-
-
-@dataclass(frozen=True)
-class Fix:
-    """One automatic repair of one field, with the value as typed."""
-
-    rule_id: str
-    field: str
-    original: str | None
-    fixed: str | None
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,35 @@ class Field:
     fields: tuple[Field, ...] = field(default=())
 
 
+#: PostgreSQL text cannot hold U+0000: it becomes U+FFFD, which the rules on names reject.
+NUL_REPLACEMENT = "\ufffd"
+
+
+def storable_text(text: str) -> str:
+    """Text PostgreSQL can hold: U+0000 and lone surrogates (which the contract check
+    reports) become replacement characters."""
+    if "\x00" in text:
+        text = text.replace("\x00", NUL_REPLACEMENT)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def text_value(value: Any, *, scrub: bool = True) -> str | None:
+    """A string value as storable text; anything else (None, a number, an object: the contract
+    check names wrong types) and blank strings as None. Never a value turned into text.
+
+    ``scrub=False`` skips the look for lone surrogates, for an item the contract check passed
+    (it holds none)."""
+    if type(value) is not str or not value or value.isspace():
+        return None
+    if scrub:
+        return storable_text(value)
+    return value.replace("\x00", NUL_REPLACEMENT) if "\x00" in value else value
+
+
 def parse_rfc3339(value: Any) -> datetime | None:
     """An RFC 3339 timestamp with a zone as an aware datetime, else None."""
     if not isinstance(value, str) or not _RFC3339.match(value):

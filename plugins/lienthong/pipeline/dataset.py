@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 DIMENSIONS = ("correct", "sufficient", "clean", "live")
 
 
-class FixLike(Protocol):
-    """One automatic repair of one field, with the value as received."""
+@dataclass(frozen=True)
+class Fix:
+    """One automatic repair of one field, with the value as received (``audit.fixes``)."""
 
     rule_id: str
     field: str
@@ -60,7 +61,7 @@ class Preparer(Protocol):
     with ``row_no``) and the fixes applied to it. It never raises on a bad item: what is wrong
     goes into the row for the rules to judge."""
 
-    def prepare(self, row_no: int, item: Any) -> tuple[tuple, Iterable[FixLike]]: ...
+    def prepare(self, row_no: int, item: Any) -> tuple[tuple, Iterable[Fix]]: ...
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 import psycopg
 from psycopg import sql
 
-from lienthong.pipeline.dataset import Dataset, FixLike
+from lienthong.pipeline.dataset import Dataset, Fix
 
 
 def _table(name: str) -> sql.Composable:
@@ -31,7 +31,7 @@ def copy_chunk(
     conn: psycopg.Connection,
     dataset: Dataset,
     batch_no: int,
-    prepared: Sequence[tuple[tuple, Iterable[FixLike]]],
+    prepared: Sequence[tuple[tuple, Iterable[Fix]]],
 ) -> None:
     """COPY one chunk of prepared rows, then their fixes (one COPY stream at a time per connection)."""
     columns = sql.SQL(", ").join(map(sql.Identifier, ("batch_no", *dataset.staging_columns)))

@@ -13,9 +13,7 @@ hold are not decided here: they are the Great Expectations suites in
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +26,11 @@ from lienthong.pipeline.contract import (
     parse_rfc3339,
     received_text,
     storable_json,
+    storable_text,
+    text_value,
 )
+from lienthong.pipeline.dataset import Fix
+from lienthong.population.personal_id import birth_province
 from lienthong.reference.address_codes import AddressCodes, address_codes
 from lienthong.text.vietnamese import name_defect, normalise_text
 
@@ -105,49 +107,7 @@ STAGING_COLUMNS = (
     "content_hash",
 )
 
-_TWELVE_DIGITS = re.compile(r"^\d{12}$")
 _CODE_WIDTH = {"province_code": 2, "commune_code": 5}
-
-
-@dataclass(frozen=True)
-class Fix:
-    """One automatic repair of one field, with the value as received."""
-
-    rule_id: str
-    field: str
-    original: str | None
-    fixed: str | None
-
-
-#: PostgreSQL text cannot hold U+0000; it becomes U+FFFD, which the text rules (P-K2) reject.
-NUL_REPLACEMENT = "\ufffd"
-
-
-def _storable(text: str) -> str:
-    """Text PostgreSQL can hold: U+0000 and lone surrogates (which rule P-K5 reports) become
-    replacement characters."""
-    text = text.replace("\x00", NUL_REPLACEMENT)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
-
-
-def _text(value: Any) -> str | None:
-    """A string as storable text; anything else (None, a number, an object: rule P-K5 names
-    the wrong types), and empty or blank strings, as None. Never a value turned into text.
-    For items that passed the contract's check: no invalid Unicode to scrub."""
-    if type(value) is not str or not value or value.isspace():
-        return None
-    return value.replace("\x00", NUL_REPLACEMENT) if "\x00" in value else value
-
-
-def _scrubbed_text(value: Any) -> str | None:
-    """`_text` for items that broke the contract: their text may hold lone surrogates."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    return _storable(value)
 
 
 def _stripped(value: str | None) -> str | None:
@@ -178,24 +138,24 @@ class Preparer:
         if not isinstance(item, Mapping):
             return self._unreadable(row_no, item, defects, payload), []
         # An item the fast check passed holds no invalid Unicode: its text needs no scrubbing.
-        text = _text if not defects else _scrubbed_text
+        scrub = bool(defects)
         fixes: list[Fix] = []
 
         def fix_text(field: str, value: Any, rule_id: str, repaired: str | None) -> str | None:
             if value is not None and type(value) is not str:
                 return None  # a wrong type is never repaired into text: rule P-K5 names it
             # The original as received, but storable (audit.fixes is text).
-            original = None if value is None else _storable(value)
+            original = None if value is None else storable_text(value)
             if repaired != original:
                 fixes.append(Fix(rule_id, field, original, repaired))
             return repaired
 
         raw_name = item.get("full_name")
-        full_name = text(raw_name)
+        full_name = text_value(raw_name, scrub=scrub)
         canonical_name = normalise_text(full_name)
         if canonical_name != raw_name:
             fix_text("full_name", raw_name, "P-K1", canonical_name)
-        ethnicity = text(item.get("ethnicity_code"))
+        ethnicity = text_value(item.get("ethnicity_code"), scrub=scrub)
         padded = _pad(ethnicity, 2)
         if padded != ethnicity:
             fix_text("ethnicity_code", ethnicity, "P-K4", padded)
@@ -204,12 +164,12 @@ class Preparer:
             raw = item.get(key)
             address = raw if type(raw) is dict or isinstance(raw, Mapping) else {}
             raw_detail = address.get("detail")
-            detail = normalise_text(text(raw_detail))
+            detail = normalise_text(text_value(raw_detail, scrub=scrub))
             if detail != raw_detail:
                 fix_text(f"{key}.detail", raw_detail, "P-K1", detail)
             raw_province, raw_commune = address.get("province_code"), address.get("commune_code")
-            province = _pad(_stripped(text(raw_province)), 2)
-            commune = _pad(_stripped(text(raw_commune)), 5)
+            province = _pad(_stripped(text_value(raw_province, scrub=scrub)), 2)
+            commune = _pad(_stripped(text_value(raw_commune, scrub=scrub)), 5)
             rule = "P-K4"
             remap = self.codes.legacy_remap(province, commune)
             if remap is not None and remap.whole:
@@ -222,12 +182,18 @@ class Preparer:
                 fix_text(f"{key}.commune_code", raw_commune, rule, commune)
             addresses += (province, commune, detail)
 
-        personal_id = text(item.get("personal_id"))
-        date_of_birth = text(item.get("date_of_birth"))
-        date_of_death = text(item.get("date_of_death"))
-        updated_at = text(item.get("updated_at"))
-        sex, nationality = text(item.get("sex")), text(item.get("nationality"))
-        household, marital = text(item.get("household_id")), text(item.get("marital_status"))
+        personal_id = text_value(item.get("personal_id"), scrub=scrub)
+        date_of_birth = text_value(item.get("date_of_birth"), scrub=scrub)
+        date_of_death = text_value(item.get("date_of_death"), scrub=scrub)
+        updated_at = text_value(item.get("updated_at"), scrub=scrub)
+        sex, nationality = (
+            text_value(item.get("sex"), scrub=scrub),
+            text_value(item.get("nationality"), scrub=scrub),
+        )
+        household, marital = (
+            text_value(item.get("household_id"), scrub=scrub),
+            text_value(item.get("marital_status"), scrub=scrub),
+        )
         if len(item) > len(DOCUMENTED_FIELDS) or not _DOCUMENTED.issuperset(item):
             extra = {k: v for k, v in item.items() if k not in _DOCUMENTED}
         else:
@@ -252,7 +218,7 @@ class Preparer:
         row = (
             row_no,
             personal_id,
-            personal_id[:3] if personal_id and _TWELVE_DIGITS.match(personal_id) else None,
+            birth_province(personal_id),
             canonical_name,
             name_defect(canonical_name) if canonical_name else None,
             date_of_birth,

@@ -13,6 +13,7 @@ Decree 137/2015/NĐ-CP and Circular 07/2016/TT-BCA define the 12 digits:
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 SERIAL_MODULUS = 1_000_000
@@ -22,6 +23,15 @@ _FIRST_CENTURY = 1900
 """The first year covered by ``G`` = 0/1; earlier births have no code."""
 
 _SEX_OFFSET = {"M": 0, "F": 1}
+
+_TWELVE_DIGITS = re.compile(r"^\d{12}$")
+
+
+def birth_province(personal_id: str | None) -> str | None:
+    """The ``PPP`` of a 12-digit personal ID (its birth-registration province), else None."""
+    if personal_id and _TWELVE_DIGITS.match(personal_id):
+        return personal_id[:3]
+    return None
 
 
 def century_sex_digit(sex: str, year: int) -> str:
