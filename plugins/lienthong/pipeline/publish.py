@@ -98,7 +98,14 @@ def publish(
             timing=("publish", time.monotonic() - started),
         )
     result = counts(conn, batch_no)
-    log.info("%s batch %s published: %s", dataset.name, batch_no, result)
+    log.info(
+        "%s batch %s: publish: %s rows in %.1f s: %s",
+        dataset.name,
+        batch_no,
+        f"{result['received'] or 0:,}",
+        time.monotonic() - started,
+        result,
+    )
     return result
 
 

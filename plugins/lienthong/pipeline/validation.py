@@ -360,7 +360,15 @@ def validate(
     finally:
         with conn.transaction():
             _drop_views(conn, dataset, batch_no)
-    log.info("%s batch %s %s; pass rates %s", dataset.name, batch_no, status, rates)
+    log.info(
+        "%s batch %s: validate: %s, %s rows in %.1f s; pass rates %s",
+        dataset.name,
+        batch_no,
+        status,
+        f"{batch['received'] or 0:,}",
+        time.monotonic() - started,
+        {dimension: round(rate, 4) for dimension, rate in rates.items()},
+    )
     return Outcome(batch_no, status, reasons, rates, failed)
 
 
