@@ -36,14 +36,13 @@ class RuleError(RuntimeError):
     """An expectation could not run (bad SQL, missing column): a broken rule, not bad data."""
 
 
-def _observed(result: dict) -> str | None:
+def _observed(result: dict, rows: list[dict] | None = None) -> str | None:
     """What an expectation saw, for the audit log and hold messages: the value, and for SQL
     rules the first unexpected rows (P-S3's missing fields, P-L1's newest timestamp)."""
     if "observed_value" not in result:
         return None
     observed = str(result["observed_value"])
-    rows = (result.get("details") or {}).get("unexpected_rows")
-    if rows and isinstance(rows, list):
+    if rows:
         shown = "; ".join(
             ", ".join(f"{k}={v}" for k, v in row.items()) if isinstance(row, dict) else str(row)
             for row in rows[:10]
@@ -180,9 +179,12 @@ def run_suites(
         )
         result = definition.run(
             expectation_parameters=parameters,
+            # BASIC with the index query: the failing rows are selected later, in the
+            # warehouse, by the SQL GX hands back; COMPLETE would fetch every unexpected value.
             result_format={
-                "result_format": "COMPLETE",
+                "result_format": "BASIC",
                 "unexpected_index_column_names": ["row_no"],
+                "return_unexpected_index_query": True,
                 "partial_unexpected_count": 0,
             },
         )
@@ -201,6 +203,18 @@ def _failing_rows_sql(expectation_type: str, kwargs: dict, result: dict, view: s
         raise RuntimeError(f"GX gave no unexpected_index_query for {expectation_type}")
     column = sql.Identifier(kwargs["column"]).as_string()
     return f"SELECT q.row_no, q.{column}::text FROM ({query.rstrip().rstrip(';')}) q"
+
+
+def _sample_rows(conn: psycopg.Connection, query: str, view: str) -> list[dict]:
+    """The first failing rows of a SQL rule, for the record and the hold message (GX's BASIC
+    results leave them out)."""
+    from psycopg.rows import dict_row
+
+    text = query.format(batch=f"staging.{view}")
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            sql.SQL("SELECT * FROM ({}) AS q LIMIT 11").format(sql.SQL(text))
+        ).fetchall()
 
 
 def record_results(
@@ -225,6 +239,9 @@ def record_results(
                 )
             # Column expectations count unexpected values; SQL rules report their row count.
             unexpected = result.get("unexpected_count", result.get("observed_value"))
+            sample = None
+            if not item.success and config.type == "unexpected_rows_expectation":
+                sample = _sample_rows(conn, config.kwargs["unexpected_rows_query"], view)
             conn.execute(
                 """INSERT INTO audit.rule_results (batch_no, suite, expectation_no, rule_id,
                        dimension, level, action, expectation, description, success, element_count,
@@ -243,7 +260,7 @@ def record_results(
                     bool(item.success),
                     result.get("element_count"),
                     unexpected if isinstance(unexpected, int) else None,
-                    _observed(result),
+                    _observed(result, sample),
                 ),
             )
             if item.success:
