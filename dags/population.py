@@ -10,8 +10,12 @@ in one transaction: valid rows to `core.population`, failing rows to
 `quarantine.records`, counts to `audit.batches`.
 
 A batch-level rule (P-S2, P-S3, P-L1) or a dimension under its pass-rate
-threshold puts the batch **on hold**: the `validate` task fails without
-retrying, naming the dataset, dimension and rule, and nothing is published.
+threshold puts the batch **on hold**: nothing is published, and the `review`
+task waits for a person (a Required Action naming the dataset, dimension and
+rule; the webhook of connection `lienthong_webhook` is told). Approving
+publishes the batch as it stands, rejecting marks it rejected; the same
+decision can be taken in the Data quality view. A failed run is notified to
+the same webhook.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from airflow.sdk import Asset, Param, dag, task
+
+from lienthong.review.held_batch import HeldBatchApproval
+from lienthong.review.notifier import WebhookNotifier
 
 POPULATION_CORE = Asset("warehouse://core/population")
 
@@ -31,6 +38,7 @@ POPULATION_CORE = Asset("warehouse://core/population")
     max_active_runs=1,
     tags=["lienthong", "population", "source:ministry-api"],
     doc_md=__doc__,
+    on_failure_callback=WebhookNotifier(event="run_failed", dataset="population"),
     default_args={
         "owner": "lienthong",
         "retries": 3,
@@ -59,15 +67,15 @@ def population():
 
     @task
     def validate(batch_no: int) -> int:
-        from airflow.sdk.exceptions import AirflowFailException
+        import logging
 
         from lienthong.pipeline.batches import BatchHeld
         from lienthong.population import sync
 
         try:
             sync.validate(batch_no)
-        except BatchHeld as held:  # an operator decides; retrying cannot help
-            raise AirflowFailException(str(held)) from held
+        except BatchHeld as held:  # a person decides, in the review task
+            logging.getLogger(__name__).warning("batch %s is on hold:\n%s", batch_no, held)
         return batch_no
 
     @task(outlets=[POPULATION_CORE])
@@ -78,7 +86,9 @@ def population():
 
     batch_no = extract()
     prepare_warehouse() >> batch_no
-    publish(validate(batch_no))
+    validated = validate(batch_no)
+    review = HeldBatchApproval(task_id="review", dataset="population", batch_no=validated)
+    review >> publish(validated)
 
 
 population()
