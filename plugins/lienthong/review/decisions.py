@@ -333,6 +333,7 @@ def release_rows(
     reason: str,
     via: str = "review",
     warehouse_url: str | None = None,
+    now: datetime | None = None,
 ) -> ReleaseOutcome:
     """Release quarantined rows: validate them again, publish those that pass.
 
@@ -347,6 +348,7 @@ def release_rows(
         via: ``review`` (the view) or ``required_action`` (Airflow's Required Action).
         warehouse_url: the libpq URL Great Expectations validates through (default: the
             configured warehouse).
+        now: the release's clock, by which the liveness rules judge the rows (default: now).
 
     Raises:
         DecisionError, NothingToDecide, AlreadyDecided: as ``reject_rows``; a correction for a
@@ -359,7 +361,7 @@ def release_rows(
             "the staged rows through its own connection)"
         )
     corrections = {int(k): dict(v) for k, v in (corrections or {}).items() if v}
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     with conn.transaction():
         dataset_name, rows = _held_rows(conn, batch_no, row_nos, rule_id)
         reviewed = datasets.get(dataset_name)

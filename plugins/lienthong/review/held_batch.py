@@ -193,19 +193,22 @@ class HeldBatchApproval(ApprovalOperator):
         dataset: str,
         batch_no: Any,
         webhook_conn_id: str = WEBHOOK_CONN_ID,
+        params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        # A default is needed for the task to start (params are validated then); an answer
+        # given without a reason is recorded as such.
+        reason = Param(
+            "",
+            type="string",
+            title="Reason",
+            description="Why you approve or reject this batch (kept in the audit log).",
+        )
         super().__init__(
             subject=f"A {dataset} batch is on hold",
             body=None,
-            params={
-                REASON_PARAM: Param(
-                    type="string",
-                    minLength=1,
-                    title="Reason",
-                    description="Why you approve or reject this batch (kept in the audit log).",
-                )
-            },
+            # The DAG's own params come too; Airflow keeps only the task's in the form.
+            params={**(params or {}), REASON_PARAM: reason},
             **kwargs,
         )
         self.dataset = dataset
