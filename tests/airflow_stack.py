@@ -36,7 +36,9 @@ def free_port() -> int:
 class AirflowStack:
     """Airflow's processes for one test session, started and stopped by the test."""
 
-    def __init__(self, home: Path, *, warehouse_url: str, lienthong_home: Path, extra_env: dict | None = None):
+    def __init__(
+        self, home: Path, *, warehouse_url: str, lienthong_home: Path, extra_env: dict | None = None
+    ):
         self.home = home
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -52,7 +54,9 @@ class AirflowStack:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, (r, _) in USERS.items()),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{u}:{r}" for u, (r, _) in USERS.items()
+            ),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.base_url}/execution/",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
@@ -84,7 +88,10 @@ class AirflowStack:
         for name in components:
             log = open(self.home / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
             self.processes[name] = subprocess.Popen(
-                [AIRFLOW, name], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                [AIRFLOW, name],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         if "api-server" in self.processes:
@@ -98,7 +105,10 @@ class AirflowStack:
                 if process.poll() is not None:
                     raise RuntimeError(f"airflow {name} exited:\n{self.log_tail(name)}")
             try:
-                if httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).status_code == 200:
+                if (
+                    httpx.get(f"{self.base_url}/api/v2/monitor/health", timeout=5).status_code
+                    == 200
+                ):
                     return
             except httpx.HTTPError:
                 pass
@@ -120,10 +130,10 @@ class AirflowStack:
         return response.json()["access_token"]
 
     def stop(self) -> None:
-        for name, process in self.processes.items():
+        for process in self.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
-        for name, process in self.processes.items():
+        for process in self.processes.values():
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:

@@ -205,10 +205,13 @@ def test_rejected_rows_are_kept_and_never_published(warehouse_url, published_bat
             )
         with pytest.raises(NothingToDecide):
             decisions.reject_rows(conn, published_batch, rule_id="P-S1", user="an", reason="x")
-        assert conn.execute(
-            "SELECT count(*) FROM core.population WHERE personal_id = %s",
-            (broken["no_name"]["personal_id"],),
-        ).fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM core.population WHERE personal_id = %s",
+                (broken["no_name"]["personal_id"],),
+            ).fetchone()[0]
+            == 0
+        )
 
 
 def test_a_decision_needs_a_user_a_reason_and_rows_in_quarantine(
@@ -228,13 +231,21 @@ def test_a_decision_needs_a_user_a_reason_and_rows_in_quarantine(
             )
         with pytest.raises(DecisionError, match="not being released"):
             decisions.release_rows(
-                conn, published_batch, row_nos=[row], corrections={other: {"sex": "M"}},
-                user="an", reason="x",
+                conn,
+                published_batch,
+                row_nos=[row],
+                corrections={other: {"sex": "M"}},
+                user="an",
+                reason="x",
             )
-        with pytest.raises(DecisionError, match="object.name"):
+        with pytest.raises(DecisionError, match=r"object\.name"):
             decisions.release_rows(
-                conn, published_batch, row_nos=[row], corrections={row: {"a.b.c": "M"}},
-                user="an", reason="x",
+                conn,
+                published_batch,
+                row_nos=[row],
+                corrections={row: {"a.b.c": "M"}},
+                user="an",
+                reason="x",
             )
         assert conn.execute("SELECT count(*) FROM audit.decisions").fetchone()[0] == 0
     assert snapshot(warehouse_url) == before
