@@ -93,6 +93,20 @@ def warehouse_url(pg_admin_url: str, template_database: str, monkeypatch) -> Ite
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="module")
+def module_warehouse(pg_admin_url: str, template_database: str) -> Iterator[str]:
+    """A fresh warehouse for a whole test module, set as this process's warehouse too."""
+    name = f"lt_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    url = _database_url(pg_admin_url, name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIENTHONG_WAREHOUSE_URL", url)
+        yield url
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture
 def warehouse_conn(warehouse_url: str) -> Iterator[psycopg.Connection]:
     """A psycopg connection to the test's warehouse."""
