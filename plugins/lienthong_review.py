@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
-from lienthong.review.links import URL_PREFIX
+from lienthong.review.links import UI_ROUTE, URL_PREFIX
 
 
 def _app():
@@ -31,7 +31,7 @@ class LienthongReviewPlugin(AirflowPlugin):
         {
             "name": "Data quality",
             "href": f"{URL_PREFIX}/",
-            "url_route": "data-quality",
+            "url_route": UI_ROUTE,
             "destination": "nav",
             "nav_top_level": True,
             "icon": f"{URL_PREFIX}/static/icon.svg",
@@ -40,7 +40,7 @@ class LienthongReviewPlugin(AirflowPlugin):
         {
             "name": "Data quality",
             "href": f"{URL_PREFIX}/runs/{{DAG_ID}}/{{RUN_ID}}",
-            "url_route": "data-quality-run",
+            "url_route": f"{UI_ROUTE}-run",
             "destination": "dag_run",
         },
     ]

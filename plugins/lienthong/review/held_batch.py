@@ -207,8 +207,8 @@ class HeldBatchApproval(ApprovalOperator):
         super().__init__(
             subject=f"A {dataset} batch is on hold",
             body=None,
-            # The DAG's own params come too; Airflow keeps only the task's in the form.
-            params={**(params or {}), REASON_PARAM: reason},
+            # The DAG's params (passed in by Airflow) are no question for the person deciding.
+            params={REASON_PARAM: reason},
             **kwargs,
         )
         self.dataset = dataset

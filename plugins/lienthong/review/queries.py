@@ -40,6 +40,8 @@ class Page:
     total: int
     page: int
     page_size: int
+    #: rows failing rules of a batch not published (yet): not in quarantine
+    pending: bool = False
 
     @property
     def pages(self) -> int:
@@ -202,10 +204,11 @@ def batch(conn: psycopg.Connection, batch_no: int) -> dict[str, Any] | None:
 
 
 def rules(conn: psycopg.Connection, batch_no: int) -> list[dict[str, Any]]:
-    """Every expectation that ran on a batch, with its rule, outcome and failing count, and
-    how many of the batch's quarantined rows it caught (and how many still wait)."""
+    """Every rule that ran on a batch (batch-level first), with its dimension, action, outcome,
+    how many rows failed it, its checks (one per expectation, with its description), and how
+    many of the batch's quarantined rows it caught and how many of those still wait."""
     with conn.cursor(row_factory=dict_row) as cur:
-        found = cur.execute(
+        checks = cur.execute(
             """SELECT r.suite, r.expectation_no, r.rule_id, r.dimension, r.level, r.action,
                       r.expectation, r.description, r.success, r.element_count,
                       r.unexpected_count, r.observed_value
@@ -213,6 +216,13 @@ def rules(conn: psycopg.Connection, batch_no: int) -> list[dict[str, Any]]:
                ORDER BY r.level, r.rule_id, r.suite, r.expectation_no""",
             (batch_no,),
         ).fetchall()
+    failing = dict(
+        conn.execute(
+            """SELECT rule_id, count(DISTINCT row_no) FROM audit.findings
+               WHERE batch_no = %s GROUP BY rule_id""",
+            (batch_no,),
+        ).fetchall()
+    )
     caught: dict[str, tuple[int, int]] = {
         rule: (total, held)
         for rule, total, held in conn.execute(
@@ -222,12 +232,71 @@ def rules(conn: psycopg.Connection, batch_no: int) -> list[dict[str, Any]]:
             (batch_no,),
         )
     }
-    seen: set[str] = set()
-    for row in found:
-        row["quarantined"], row["awaiting"] = caught.get(row["rule_id"], (0, 0))
-        row["first_of_rule"] = row["rule_id"] not in seen
-        seen.add(row["rule_id"])
-    return found
+    grouped: dict[str, dict[str, Any]] = {}
+    for check in checks:
+        rule = grouped.setdefault(
+            check["rule_id"],
+            {
+                "rule_id": check["rule_id"],
+                "dimension": check["dimension"],
+                "level": check["level"],
+                "action": check["action"],
+                "success": True,
+                "failing": failing.get(check["rule_id"], 0),
+                "checks": [],
+            },
+        )
+        rule["success"] = rule["success"] and check["success"]
+        rule["checks"].append(check)
+    for rule in grouped.values():
+        rule["quarantined"], rule["awaiting"] = caught.get(rule["rule_id"], (0, 0))
+    return list(grouped.values())
+
+
+_FINDINGS = """(SELECT coalesce(jsonb_agg(jsonb_build_object(
+                      'rule_id', f.rule_id, 'dimension', f.dimension, 'reason', f.reason)
+                      ORDER BY f.rule_id), '[]')
+                 FROM audit.findings f
+                 WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no
+                   AND f.action = 'quarantine')"""
+
+_QUARANTINED = """
+SELECT q.row_no, q.record_key, q.rule_ids, q.status, q.decided_by, q.decided_at,
+       q.decision_reason, q.payload, to_jsonb(s) AS staged, {findings} AS findings,
+       (SELECT jsonb_build_object('decision_id', r.decision_id,
+                   'release_batch_no', r.release_batch_no, 'status', rb.status,
+                   'rule_ids', rq.rule_ids)
+        FROM audit.released_rows r
+        JOIN audit.batches rb ON rb.batch_no = r.release_batch_no
+        LEFT JOIN quarantine.records rq
+          ON rq.batch_no = r.release_batch_no AND rq.row_no = r.release_row_no
+        WHERE r.batch_no = q.batch_no AND r.row_no = q.row_no) AS release,
+       count(*) OVER () AS total_rows
+FROM quarantine.records q
+LEFT JOIN {staging} s ON s.batch_no = q.batch_no AND s.row_no = q.row_no
+WHERE q.batch_no = %(b)s
+  AND (%(rule)s::text IS NULL OR %(rule)s::text = ANY(q.rule_ids))
+  AND (%(status)s::text IS NULL OR q.status = %(status)s::text)
+ORDER BY q.row_no
+LIMIT %(limit)s OFFSET %(offset)s"""
+
+# A batch not published has no quarantine yet: its rows that fail quarantine rules.
+_PENDING = """
+SELECT s.row_no, s.{key}::text AS record_key,
+       (SELECT array_agg(f.rule_id ORDER BY f.rule_id) FROM audit.findings f
+        WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no AND f.action = 'quarantine')
+         AS rule_ids,
+       'pending' AS status, NULL AS decided_by, NULL::timestamptz AS decided_at,
+       NULL AS decision_reason, s.payload, to_jsonb(s) AS staged, {findings} AS findings,
+       NULL::jsonb AS release, count(*) OVER () AS total_rows
+FROM {staging} s
+WHERE s.batch_no = %(b)s AND s.collapsed IS NULL
+  AND (%(status)s::text IS NULL OR %(status)s::text = 'pending')
+  AND EXISTS (SELECT 1 FROM audit.findings f
+              WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no AND f.action = 'quarantine'
+                AND (%(rule)s::text IS NULL OR f.rule_id = %(rule)s::text))
+ORDER BY s.row_no
+LIMIT %(limit)s OFFSET %(offset)s"""
 
 
 def quarantined_rows(
@@ -239,39 +308,19 @@ def quarantined_rows(
     status: str | None = None,
     page: int = 1,
     page_size: int = 25,
+    pending: bool = False,
 ) -> Page:
     """A batch's quarantined rows, by row number: each rule's reason beside the values it
-    read, the payload as received, and the decision taken on the row, if any."""
+    read, the payload as received, and the decision taken on the row, if any. With
+    ``pending``, for a batch not published: the rows that fail its quarantine rules."""
+    query = sql.SQL(_PENDING if pending else _QUARANTINED).format(
+        staging=_staging(reviewed),
+        key=sql.Identifier(reviewed.dataset.key_column),
+        findings=sql.SQL(_FINDINGS),
+    )
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            sql.SQL(
-                """SELECT q.row_no, q.record_key, q.rule_ids, q.status, q.decided_by,
-                          q.decided_at, q.decision_reason, q.payload,
-                          to_jsonb(s) AS staged,
-                          (SELECT coalesce(jsonb_agg(jsonb_build_object(
-                                      'rule_id', f.rule_id, 'dimension', f.dimension,
-                                      'reason', f.reason) ORDER BY f.rule_id), '[]')
-                           FROM audit.findings f
-                           WHERE f.batch_no = q.batch_no AND f.row_no = q.row_no
-                             AND f.action = 'quarantine') AS findings,
-                          (SELECT jsonb_build_object('decision_id', r.decision_id,
-                                      'release_batch_no', r.release_batch_no,
-                                      'status', rb.status,
-                                      'rule_ids', rq.rule_ids)
-                           FROM audit.released_rows r
-                           JOIN audit.batches rb ON rb.batch_no = r.release_batch_no
-                           LEFT JOIN quarantine.records rq
-                             ON rq.batch_no = r.release_batch_no AND rq.row_no = r.release_row_no
-                           WHERE r.batch_no = q.batch_no AND r.row_no = q.row_no) AS release,
-                          count(*) OVER () AS total_rows
-                   FROM quarantine.records q
-                   LEFT JOIN {staging} s ON s.batch_no = q.batch_no AND s.row_no = q.row_no
-                   WHERE q.batch_no = %(b)s
-                     AND (%(rule)s::text IS NULL OR %(rule)s::text = ANY(q.rule_ids))
-                     AND (%(status)s::text IS NULL OR q.status = %(status)s::text)
-                   ORDER BY q.row_no
-                   LIMIT %(limit)s OFFSET %(offset)s"""
-            ).format(staging=_staging(reviewed)),
+            query,
             {
                 "b": batch_no,
                 "rule": rule_id or None,
@@ -288,7 +337,7 @@ def quarantined_rows(
                 column: staged.get(column) for column in fields.get(finding["rule_id"], [])
             }
     total = rows[0]["total_rows"] if rows else 0
-    return Page(rows, total, page, page_size)
+    return Page(rows, total, page, page_size, pending=pending)
 
 
 def fixes(conn: psycopg.Connection, batch_no: int, *, page: int = 1, page_size: int = 25) -> Page:

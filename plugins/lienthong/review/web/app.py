@@ -26,7 +26,7 @@ from lienthong.review import datasets, decisions, masking, queries
 from lienthong.review.datasets import ReviewedDataset
 from lienthong.review.links import URL_PREFIX
 from lienthong.review.web.access import Reader, ReaderDep
-from lienthong.review.web.chart import COLOURS, LABELS, trend_svg
+from lienthong.review.web.chart import COLOURS, LABELS, WORDS, trend_svg
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,7 @@ templates.env.globals.update(
     DIMENSIONS=DIMENSIONS,
     COLOURS=COLOURS,
     LABELS=LABELS,
+    WORDS=WORDS,
     STATUS_FILTERS=queries.STATUS_FILTERS,
     URL_PREFIX=URL_PREFIX,
 )
@@ -367,6 +368,7 @@ def create_app() -> FastAPI:
             status=row_status,
             page=page,
             page_size=PAGE_SIZE,
+            pending=found["status"] != "published",
         )
         fixes = queries.fixes(conn, batch_no, page=fixes_page, page_size=PAGE_SIZE)
         recorded = queries.decisions(conn, batch_no)

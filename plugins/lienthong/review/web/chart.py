@@ -23,6 +23,9 @@ LABELS = {
     "live": "live (sống)",
 }
 
+#: Project 06's own words for the dimensions.
+WORDS = {"correct": "đúng", "sufficient": "đủ", "clean": "sạch", "live": "sống"}
+
 WIDTH, HEIGHT = 860, 320
 LEFT, RIGHT, TOP, BOTTOM = 56, 150, 16, 40
 
