@@ -49,7 +49,13 @@ POPULATION_CORE = Asset("warehouse://core/population")
     params={
         "full": Param(
             False, type="boolean", description="Extract everything, not from the watermark"
-        )
+        ),
+        "required_action": Param(
+            True,
+            type="boolean",
+            description="A held batch waits for a person in a Required Action (off: the run"
+            " fails and the batch is decided in Data quality, e.g. under `airflow dags test`)",
+        ),
     },
 )
 def population():

@@ -35,6 +35,9 @@ APPROVE = ApprovalOperator.APPROVE
 REJECT = ApprovalOperator.REJECT
 #: What the Required Action's form asks for besides the answer.
 REASON_PARAM = "reason"
+#: The DAG run's conf key that, set to false, fails a held batch's run instead of waiting in a
+#: Required Action (for ``airflow dags test``, where nobody can answer).
+WAIT_PARAM = "required_action"
 
 
 def hold_causes(conn: psycopg.Connection, batch_no: int) -> list[dict[str, Any]]:
@@ -237,6 +240,16 @@ class HeldBatchApproval(ApprovalOperator):
                 )
                 return None
             causes = hold_causes(conn, batch_no)
+            if (getattr(context.get("dag_run"), "conf", None) or {}).get(WAIT_PARAM) is False:
+                # No one to answer here (``airflow dags test`` without an api-server): the run
+                # fails, the batch stays held, and is decided in the Data quality view.
+                from airflow.sdk.exceptions import AirflowFailException
+
+                message = held_message(
+                    conn, batch_no, dag_id=ti.dag_id, run_id=ti.run_id, base_url=base_url
+                )
+                self._notify(context, message)
+                raise AirflowFailException(message["text"])
             self.subject = f"{self.dataset} batch {batch_no} is on hold"
             lines = [f"- rule **{c['rule']}** ({c['dimension']}): {c['reason']}" for c in causes]
             link = (
@@ -261,23 +274,30 @@ class HeldBatchApproval(ApprovalOperator):
             message = held_message(
                 conn, batch_no, dag_id=ti.dag_id, run_id=ti.run_id, base_url=base_url
             )
-        if first and webhook_configured(self.webhook_conn_id):
-            try:
-                WebhookNotifier(
-                    event="batch_held",
-                    dataset=self.dataset,
-                    http_conn_id=self.webhook_conn_id,
-                    message=message,
-                )(context)
-            except Exception:
-                # The Required Action is there either way; a later attempt notifies again.
-                self.log.exception(
-                    "could not notify %s of held batch %s", self.webhook_conn_id, batch_no
-                )
-            else:
-                with connect() as conn:
-                    mark_notified(conn, batch_no)
+        if first and self._notify(context, message):
+            with connect() as conn:
+                mark_notified(conn, batch_no)
         return super().execute(context)
+
+    def _notify(self, context: Any, message: dict[str, Any]) -> bool:
+        """Tell the webhook a batch is held; False (logged) when it could not be told."""
+        if not webhook_configured(self.webhook_conn_id):
+            self.log.warning("no Airflow connection %s: nobody notified", self.webhook_conn_id)
+            return False
+        try:
+            WebhookNotifier(
+                event="batch_held",
+                dataset=self.dataset,
+                http_conn_id=self.webhook_conn_id,
+                message=message,
+            )(context)
+        except Exception:
+            # The hold is in Airflow and in the view either way; a later attempt tells again.
+            self.log.exception(
+                "could not notify %s of held batch %s", self.webhook_conn_id, message["batch_no"]
+            )
+            return False
+        return True
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         from lienthong.warehouse.connection import connect
