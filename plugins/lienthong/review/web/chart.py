@@ -34,9 +34,10 @@ def _lower_bound(points: Sequence[Mapping[str, Any]], threshold: float | None) -
     lowest = min(
         [r for p in points for r in p["rates"].values()] + ([threshold] if threshold else [])
     )
-    # Round down to a step that keeps the lines apart: 1 %, 5 % or 10 %.
+    # A step below the lowest value, rounded to a step that keeps the lines apart (1, 5 or
+    # 10 %), so that a line on the threshold is not drawn on the axis.
     for step in (0.01, 0.05, 0.10):
-        bound = math.floor(lowest / step) * step
+        bound = round(math.floor(round(lowest / step, 6) - 1e-6) * step, 4)
         if 1 - bound <= step * 8:
             return max(0.0, bound)
     return 0.0
@@ -61,16 +62,13 @@ def trend_svg(points: Sequence[Mapping[str, Any]], threshold: float | None = 0.9
         f'aria-label="Pass rate per dimension over time" xmlns="http://www.w3.org/2000/svg">'
     ]
     ticks = 5
+    label = "{:.0%}" if span >= 0.05 else "{:.1%}"
     for t in range(ticks + 1):
         rate = low + span * t / ticks
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{LEFT + inner_w}" y1="{y(rate):.1f}" '
             f'y2="{y(rate):.1f}"/><text class="axis" x="{LEFT - 8}" y="{y(rate) + 4:.1f}" '
-            f'text-anchor="end">{rate:.0%}</text>'
-            if span >= 0.05
-            else f'<line class="grid" x1="{LEFT}" x2="{LEFT + inner_w}" y1="{y(rate):.1f}" '
-            f'y2="{y(rate):.1f}"/><text class="axis" x="{LEFT - 8}" y="{y(rate) + 4:.1f}" '
-            f'text-anchor="end">{rate:.1%}</text>'
+            f'text-anchor="end">{label.format(rate)}</text>'
         )
     if threshold and threshold >= low:
         parts.append(
