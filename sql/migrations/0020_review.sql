@@ -58,6 +58,10 @@ CREATE TRIGGER released_rows_append_only BEFORE UPDATE OR DELETE ON audit.releas
 CREATE TRIGGER released_rows_no_truncate BEFORE TRUNCATE ON audit.released_rows
     FOR EACH STATEMENT EXECUTE FUNCTION audit.refuse_change();
 
+-- The same record quarantined in several batches (a future-stamped row is received again by
+-- every incremental run until its time comes): the view shows a row's other quarantines.
+CREATE INDEX ON quarantine.records (dataset, record_key) WHERE status = 'held';
+
 -- A held batch's Required Action in Airflow (a human-in-the-loop task on its DAG run), so that
 -- a decision taken in the review view answers it too; and when its holders were told.
 CREATE TABLE audit.batch_reviews (

@@ -325,6 +325,12 @@ def test_an_operator_reviews_quarantined_rows_and_held_batches_in_airflow(
     assert reason.input_value() == "the ministry will resend the whole extract"
     assert reason.is_disabled()
     shot("09-required-action-answered-from-the-view")
+    # The trend of pass rates per dimension, as a chart.
+    page.goto(f"{airflow.base_url}/plugin/data-quality/lienthong/trend?dataset=population")
+    chart = view.locator("svg.trend")
+    chart.wait_for()
+    assert chart.locator("polyline").count() == 4
+    shot("10-trend")
     # One notification per held batch, no more.
     assert [m["batch_no"] for m in webhook.messages] == [held, held_again]
     context.close()

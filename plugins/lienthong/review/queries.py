@@ -271,6 +271,10 @@ SELECT q.row_no, q.record_key, q.rule_ids, q.status, q.decided_by, q.decided_at,
         LEFT JOIN quarantine.records rq
           ON rq.batch_no = r.release_batch_no AND rq.row_no = r.release_row_no
         WHERE r.batch_no = q.batch_no AND r.row_no = q.row_no) AS release,
+       (SELECT coalesce(array_agg(DISTINCT o.batch_no ORDER BY o.batch_no), '{{}}')
+        FROM quarantine.records o
+        WHERE o.dataset = q.dataset AND o.record_key = q.record_key AND o.status = 'held'
+          AND o.batch_no <> q.batch_no) AS held_elsewhere,
        count(*) OVER () AS total_rows
 FROM quarantine.records q
 LEFT JOIN {staging} s ON s.batch_no = q.batch_no AND s.row_no = q.row_no
@@ -288,7 +292,7 @@ SELECT s.row_no, s.{key}::text AS record_key,
          AS rule_ids,
        'pending' AS status, NULL AS decided_by, NULL::timestamptz AS decided_at,
        NULL AS decision_reason, s.payload, to_jsonb(s) AS staged, {findings} AS findings,
-       NULL::jsonb AS release, count(*) OVER () AS total_rows
+       NULL::jsonb AS release, '{{}}'::bigint[] AS held_elsewhere, count(*) OVER () AS total_rows
 FROM {staging} s
 WHERE s.batch_no = %(b)s AND s.collapsed IS NULL
   AND (%(status)s::text IS NULL OR %(status)s::text = 'pending')

@@ -56,13 +56,14 @@ def _utc(moment: datetime | None) -> str:
 
 
 def _flatten(payload: Any) -> list[tuple[str, Any]]:
-    """A payload's fields as (path, value), objects one level deep (``object.field``)."""
+    """A payload's fields as (path, value), objects one level deep (``object.field``), in
+    name order (the warehouse keeps JSON objects in an order of its own)."""
     if not isinstance(payload, dict):
         return [("(payload)", payload)]
     fields: list[tuple[str, Any]] = []
-    for key, value in payload.items():
+    for key, value in sorted(payload.items()):
         if isinstance(value, dict) and value:
-            fields += [(f"{key}.{k}", v) for k, v in value.items()]
+            fields += [(f"{key}.{k}", v) for k, v in sorted(value.items())]
         else:
             fields.append((key, value))
     return fields
