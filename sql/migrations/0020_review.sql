@@ -2,10 +2,19 @@
 -- release re-validated; and the Airflow Required Action that waits for a held batch.
 
 -- A release is re-validated as a batch of its own (mode 'release', batch_key
--- 'release:<decision id>'), staged from the released rows' payloads.
-ALTER TABLE audit.batches DROP CONSTRAINT batches_mode_check;
-ALTER TABLE audit.batches ADD CONSTRAINT batches_mode_check
-    CHECK (mode IN ('full', 'incremental', 'release'));
+-- 'release:<decision id>'), staged from the released rows' payloads. The modes a batch may
+-- have are widened only where no earlier migration allows 'release' already.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                   WHERE conrelid = 'audit.batches'::regclass AND conname = 'batches_mode_check'
+                     AND pg_get_constraintdef(oid) LIKE '%''release''%') THEN
+        ALTER TABLE audit.batches DROP CONSTRAINT batches_mode_check;
+        ALTER TABLE audit.batches ADD CONSTRAINT batches_mode_check
+            CHECK (mode IN ('full', 'incremental', 'release'));
+    END IF;
+END
+$$;
 
 -- Every decision an operator took, with who, when and why. Nobody updates or deletes a
 -- decision: the triggers below refuse it, whoever asks (owner included).

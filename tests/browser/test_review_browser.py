@@ -212,6 +212,10 @@ def test_an_operator_reviews_quarantined_rows_and_held_batches_in_airflow(
     assert view.locator("tr.qrow").count() == 1
     assert "P-C1" in view.locator(f'tr.qrow[data-row="{rows["short_id"]}"]').inner_text()
     shot("02-quarantined-rows-of-a-rule")
+    # The validation's GX Data Docs, served through the view.
+    view.locator("#data-docs").click()
+    view.get_by_text("population.rows").first.wait_for()
+    shot("02b-data-docs")
     page.goto(f"{airflow.base_url}/plugin/data-quality/lienthong/batches/{published}")
     view.locator("#rows").wait_for()
 

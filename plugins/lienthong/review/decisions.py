@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -372,17 +373,15 @@ def release_rows(
         decision_id = conn.execute(
             "SELECT nextval(pg_get_serial_sequence('audit.decisions', 'decision_id'))"
         ).fetchone()[0]
-        release = batches.open_batch(
-            conn,
-            batch_key=f"release:{decision_id}",
-            dataset=dataset_name,
-            mode="release",
-            updated_since=None,
-            extracted_at=now,
-        )
-        release_no = release["batch_no"]
+        release_no = _open_release_batch(conn, batch_no, f"release:{decision_id}", now)
         preparer = reviewed.preparer()
         prepared = []
+        unreadable = [r["row_no"] for r in rows if not isinstance(r["payload"], dict)]
+        if unreadable:
+            raise DecisionError(
+                f"batch {batch_no}: rows {unreadable} were not received as JSON objects and "
+                "cannot be prepared again; reject them, or have the source send them again"
+            )
         for release_row_no, row in enumerate(rows):
             fixes_by_operator = corrections.get(row["row_no"], {})
             item = apply_corrections(row["payload"], fixes_by_operator)
@@ -428,6 +427,30 @@ def release_rows(
             )
         _mark(conn, batch_no, numbers, "released", decision)
     return complete_release(conn, release_no, warehouse_url=warehouse_url)
+
+
+def _open_release_batch(
+    conn: psycopg.Connection, batch_no: int, batch_key: str, extracted_at: datetime
+) -> int:
+    """A new batch for a release of ``batch_no``'s rows: the same dataset, and the same source
+    (and province) where batches name them."""
+    columns = {
+        name
+        for (name,) in conn.execute(
+            """SELECT column_name FROM information_schema.columns
+               WHERE table_schema = 'audit' AND table_name = 'batches'"""
+        )
+    }
+    copied = [c for c in ("dataset", "source", "province") if c in columns]
+    return conn.execute(
+        sql.SQL(
+            """INSERT INTO audit.batches (batch_key, mode, extracted_at, status, {copied})
+               SELECT %s, 'release', %s, 'extracting', {copied}
+               FROM audit.batches WHERE batch_no = %s
+               RETURNING batch_no"""
+        ).format(copied=sql.SQL(", ").join(map(sql.Identifier, copied))),
+        (batch_key, extracted_at, batch_no),
+    ).fetchone()[0]
 
 
 def complete_release(
@@ -491,8 +514,6 @@ def release_outcome(conn: psycopg.Connection, release_batch_no: int) -> ReleaseO
         raise NothingToDecide(f"batch {release_batch_no} is not a release")
     status = batches.get(conn, batch_no=release_batch_no)["status"]
     reviewed = datasets.get(decision["dataset"])
-    from psycopg import sql
-
     rows = conn.execute(
         sql.SQL(
             """SELECT r.row_no, q.rule_ids, s.collapsed

@@ -74,9 +74,12 @@ def batch_province(conn: psycopg.Connection, batch_no: int) -> str | None:
 
     from lienthong.review import datasets
 
-    dataset = conn.execute(
-        "SELECT dataset FROM audit.batches WHERE batch_no = %s", (batch_no,)
-    ).fetchone()[0]
+    dataset, province = conn.execute(
+        "SELECT dataset, to_jsonb(b) ->> 'province' FROM audit.batches b WHERE batch_no = %s",
+        (batch_no,),
+    ).fetchone()
+    if province:  # a provincial source's batch
+        return province
     reviewed = datasets.get(dataset)
     if not reviewed.province_column:
         return None

@@ -88,7 +88,7 @@ def run_failed_message(dataset: str, context: dict[str, Any]) -> dict[str, Any]:
     run_id = getattr(dag_run, "run_id", None) or context.get("run_id")
     dag_id = getattr(dag_run, "dag_id", None) or getattr(context.get("dag"), "dag_id", None)
     failure = context.get("reason") or context.get("exception")
-    batch = _batch_of_run(dataset, run_id)
+    batch = _batch_of_run(dag_id, run_id)
     text = f"{dataset}: DAG run {run_id} of {dag_id} failed"
     if batch:
         text += f" (batch {batch['batch_no']}, {batch['status']})"
@@ -107,15 +107,15 @@ def run_failed_message(dataset: str, context: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _batch_of_run(dataset: str, run_id: str | None) -> dict[str, Any] | None:
-    """The batch a run opened (batch key ``<dataset>:<run_id>``), if the warehouse answers."""
-    if not run_id:
+def _batch_of_run(dag_id: str | None, run_id: str | None) -> dict[str, Any] | None:
+    """The batch a run opened (batch key ``<dag id>:<run id>``), if the warehouse answers."""
+    if not run_id or not dag_id:
         return None
     try:
         from lienthong.pipeline import batches
         from lienthong.warehouse.connection import connect
 
         with connect() as conn:
-            return batches.get(conn, batch_key=f"{dataset}:{run_id}")
+            return batches.get(conn, batch_key=f"{dag_id}:{run_id}")
     except Exception:  # the run may have failed before opening a batch, or on the warehouse
         return None

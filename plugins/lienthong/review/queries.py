@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
@@ -78,9 +78,39 @@ def rule_fields(name: str) -> dict[str, list[str]]:
     return fields
 
 
+def _dag_of_batch(reviewable: Sequence[ReviewedDataset]) -> sql.Composable:
+    """SQL for the DAG of batch ``b``: its source, where batches name one (one DAG per source),
+    else its dataset's DAG."""
+    cases = sql.SQL(" ").join(
+        sql.SQL("WHEN {} THEN {}").format(sql.Literal(r.name), sql.Literal(r.dag_id))
+        for r in reviewable
+    )
+    return sql.SQL("coalesce(to_jsonb(b) ->> 'source', CASE b.dataset {} END)").format(cases)
+
+
+def batch_dags(conn: psycopg.Connection, reviewable: Sequence[ReviewedDataset]) -> set[str]:
+    """Every DAG that batches of these datasets came from."""
+    return {
+        dag
+        for (dag,) in conn.execute(
+            sql.SQL("SELECT DISTINCT {} FROM audit.batches b WHERE b.dataset = ANY(%s)").format(
+                _dag_of_batch(reviewable)
+            ),
+            ([r.name for r in reviewable],),
+        )
+        if dag
+    }
+
+
+def dag_of(found: dict[str, Any], reviewed: ReviewedDataset) -> str:
+    """The DAG a batch (a row of ``audit.batches``) came from."""
+    return found.get("source") or reviewed.dag_id
+
+
 def _batch_filters(
     reviewable: Sequence[ReviewedDataset],
     *,
+    dags: Iterable[str],
     dataset: str | None,
     province: str | None,
     status: str | None,
@@ -88,8 +118,11 @@ def _batch_filters(
     until: date | None,
 ) -> tuple[sql.Composable, dict[str, Any]]:
     names = [r.name for r in reviewable if dataset is None or r.name == dataset]
-    clauses = [sql.SQL("b.dataset = ANY(%(datasets)s)")]
-    params: dict[str, Any] = {"datasets": names}
+    clauses = [
+        sql.SQL("b.dataset = ANY(%(datasets)s)"),
+        sql.SQL("{} = ANY(%(dags)s)").format(_dag_of_batch(reviewable)),
+    ]
+    params: dict[str, Any] = {"datasets": names, "dags": sorted(dags)}
     if status == "quarantined":
         clauses.append(
             sql.SQL(
@@ -107,8 +140,9 @@ def _batch_filters(
         clauses.append(sql.SQL("b.created_at < %(until)s"))
         params["until"] = until + timedelta(days=1)
     if province:
-        # A batch is in a province when it received rows of that province.
-        per_dataset = [
+        # A batch is in a province when its source is the province's, or it received rows
+        # of that province.
+        per_dataset = [sql.SQL("to_jsonb(b) ->> 'province' = %(province)s")] + [
             sql.SQL(
                 "(b.dataset = {name} AND EXISTS (SELECT 1 FROM {table} s"
                 " WHERE s.batch_no = b.batch_no AND s.{column} = %(province)s))"
@@ -131,6 +165,7 @@ def list_batches(
     conn: psycopg.Connection,
     reviewable: Sequence[ReviewedDataset],
     *,
+    dags: Iterable[str],
     dataset: str | None = None,
     province: str | None = None,
     status: str | None = None,
@@ -139,9 +174,16 @@ def list_batches(
     page: int = 1,
     page_size: int = 25,
 ) -> Page:
-    """Batches of the given datasets, newest first, with counts and pass rates per dimension."""
+    """Batches of the given datasets from the given DAGs (those the reader may read), newest
+    first, with counts and pass rates per dimension."""
     where, params = _batch_filters(
-        reviewable, dataset=dataset, province=province, status=status, since=since, until=until
+        reviewable,
+        dags=dags,
+        dataset=dataset,
+        province=province,
+        status=status,
+        since=since,
+        until=until,
     )
     query = sql.SQL(
         """SELECT b.batch_no, b.dataset, b.mode, b.status, b.created_at, b.extracted_at,
@@ -360,6 +402,7 @@ def trend(
     conn: psycopg.Connection,
     reviewed: ReviewedDataset,
     *,
+    dags: Iterable[str],
     province: str | None = None,
     limit: int = 200,
 ) -> list[dict[str, Any]]:
@@ -371,13 +414,13 @@ def trend(
         query = sql.SQL(
             """SELECT b.batch_no, b.created_at, d.dimension, d.rows_checked AS checked,
                       d.rows_failed AS failed
-               FROM (SELECT batch_no, created_at FROM audit.batches
-                     WHERE dataset = %(d)s AND mode <> 'release'
+               FROM (SELECT b.batch_no, b.created_at FROM audit.batches b
+                     WHERE b.dataset = %(d)s AND b.mode <> 'release' AND {dag} = ANY(%(dags)s)
                        AND EXISTS (SELECT 1 FROM audit.dimension_scores x
-                                   WHERE x.batch_no = audit.batches.batch_no)
-                     ORDER BY batch_no DESC LIMIT %(limit)s) b
+                                   WHERE x.batch_no = b.batch_no)
+                     ORDER BY b.batch_no DESC LIMIT %(limit)s) b
                JOIN audit.dimension_scores d USING (batch_no)"""
-        )
+        ).format(dag=_dag_of_batch([reviewed]))
     else:
         query = sql.SQL(
             """SELECT b.batch_no, b.created_at, dim.dimension,
@@ -386,19 +429,30 @@ def trend(
                           SELECT 1 FROM audit.findings f
                           WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no
                             AND f.dimension = dim.dimension AND f.action = 'quarantine')) AS failed
-               FROM (SELECT batch_no, created_at FROM audit.batches
-                     WHERE dataset = %(d)s AND mode <> 'release'
+               FROM (SELECT b.batch_no, b.created_at FROM audit.batches b
+                     WHERE b.dataset = %(d)s AND b.mode <> 'release' AND {dag} = ANY(%(dags)s)
                        AND EXISTS (SELECT 1 FROM audit.dimension_scores x
-                                   WHERE x.batch_no = audit.batches.batch_no)
-                     ORDER BY batch_no DESC LIMIT %(limit)s) b
+                                   WHERE x.batch_no = b.batch_no)
+                     ORDER BY b.batch_no DESC LIMIT %(limit)s) b
                JOIN {staging} s ON s.batch_no = b.batch_no AND s.collapsed IS NULL
                                AND s.{column} = %(province)s
                CROSS JOIN unnest(%(dims)s::text[]) AS dim(dimension)
                GROUP BY b.batch_no, b.created_at, dim.dimension"""
-        ).format(staging=_staging(reviewed), column=sql.Identifier(reviewed.province_column))
+        ).format(
+            staging=_staging(reviewed),
+            column=sql.Identifier(reviewed.province_column),
+            dag=_dag_of_batch([reviewed]),
+        )
     points: dict[int, dict[str, Any]] = {}
     for batch_no, created_at, dimension, checked, failed in conn.execute(
-        query, {"d": reviewed.name, "limit": limit, "province": province, "dims": list(DIMENSIONS)}
+        query,
+        {
+            "d": reviewed.name,
+            "dags": sorted(dags),
+            "limit": limit,
+            "province": province,
+            "dims": list(DIMENSIONS),
+        },
     ):
         point = points.setdefault(
             batch_no, {"batch_no": batch_no, "at": created_at, "rates": {}, "checked": checked}

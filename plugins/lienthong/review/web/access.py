@@ -41,7 +41,11 @@ def _team_of(dag_id: str) -> str | None:
 
 @dataclass
 class Reader:
-    """A signed-in Airflow user, and what they may see and do in the review."""
+    """A signed-in Airflow user, and what they may see and do in the review.
+
+    A batch belongs to the DAG that loaded it (``queries.dag_of``): reading its runs lets a
+    user see the batch, answering its Required Actions lets them decide on it.
+    """
 
     user: BaseUser
     token: str | None
@@ -51,40 +55,45 @@ class Reader:
     def name(self) -> str:
         return self.user.get_name() or str(self.user.get_id())
 
-    def _allowed(self, reviewed: ReviewedDataset, method: str) -> bool:
-        key = (reviewed.name, method)
+    def _allowed(self, dag_id: str, method: str) -> bool:
+        key = (dag_id, method)
         if key not in self._can:
             entity = DagAccessEntity.RUN if method == "GET" else DagAccessEntity.HITL_DETAIL
             self._can[key] = get_auth_manager().is_authorized_dag(
                 method=method,
                 access_entity=entity,
-                details=DagDetails(id=reviewed.dag_id, team_name=_team_of(reviewed.dag_id)),
+                details=DagDetails(id=dag_id, team_name=_team_of(dag_id)),
                 user=self.user,
             )
         return self._can[key]
 
-    def can_view(self, reviewed: ReviewedDataset) -> bool:
-        """May see this dataset's batches."""
-        return self._allowed(reviewed, "GET")
+    def can_view(self, dag_id: str) -> bool:
+        """May see the batches of this DAG."""
+        return self._allowed(dag_id, "GET")
 
-    def can_act(self, reviewed: ReviewedDataset) -> bool:
-        """May decide on this dataset's quarantined rows and held batches."""
-        return self._allowed(reviewed, "PUT")
+    def can_act(self, dag_id: str) -> bool:
+        """May decide on the quarantined rows and held batches of this DAG."""
+        return self._allowed(dag_id, "PUT")
 
-    def viewable(self) -> list[ReviewedDataset]:
-        """The datasets this user may see."""
-        return [r for r in datasets.reviewed().values() if self.can_view(r)]
+    def readable(self, dags: set[str]) -> set[str]:
+        """Of these DAGs, those whose batches this user may see (asked of the auth manager DAG
+        by DAG, so that a batch shows even before Airflow has parsed its DAG)."""
+        return {dag for dag in dags if self.can_view(dag)}
 
-    def require_view(self, reviewed: ReviewedDataset) -> None:
-        if not self.can_view(reviewed):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"you may not see {reviewed.name}")
+    def datasets(self) -> list[ReviewedDataset]:
+        """The datasets under review (which of their batches show is up to ``readable_dags``)."""
+        return list(datasets.reviewed().values())
 
-    def require_act(self, reviewed: ReviewedDataset) -> None:
-        if not self.can_act(reviewed):
+    def require_view(self, dag_id: str, what: str) -> None:
+        if not self.can_view(dag_id):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"you may not see {what}")
+
+    def require_act(self, dag_id: str, what: str) -> None:
+        if not self.can_act(dag_id):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,
-                f"you may not decide on {reviewed.name} data: it takes the permission to answer "
-                f"the Required Actions of the {reviewed.dag_id} DAG",
+                f"you may not decide on {what}: it takes the permission to answer "
+                f"the Required Actions of the {dag_id} DAG",
             )
 
 

@@ -130,19 +130,18 @@ def _reviewed_batch(
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"batch {batch_no} is not under review"
         ) from None
-    reader.require_view(reviewed)
+    found["dag_id"] = queries.dag_of(found, reviewed)
+    reader.require_view(found["dag_id"], f"batch {batch_no}")
     return found, reviewed
 
 
-def _dataset(name: str, reader: Reader) -> ReviewedDataset:
+def _dataset(name: str) -> ReviewedDataset:
     try:
-        reviewed = datasets.get(name)
+        return datasets.get(name)
     except datasets.UnknownDataset:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"no dataset {name!r} under review"
         ) from None
-    reader.require_view(reviewed)
-    return reviewed
 
 
 # Masking -------------------------------------------------------------------------------
@@ -319,11 +318,12 @@ def create_app() -> FastAPI:
         until: str | None = None,
         page: Annotated[int, Query(ge=1)] = 1,
     ) -> HTMLResponse:
-        viewable = reader.viewable()
+        viewable = reader.datasets()
         dataset, province, status_ = _text(dataset), _text(province), _text(status_)
         found = queries.list_batches(
             conn,
             viewable,
+            dags=reader.readable(queries.batch_dags(conn, viewable)),
             dataset=dataset,
             province=province,
             status=status_,
@@ -373,7 +373,7 @@ def create_app() -> FastAPI:
         )
         fixes = queries.fixes(conn, batch_no, page=fixes_page, page_size=PAGE_SIZE)
         recorded = queries.decisions(conn, batch_no)
-        can_act = reader.can_act(reviewed)
+        can_act = reader.can_act(found["dag_id"])
         if not can_act:
             _mask_rows(rows.items, reviewed)
             _mask_fixes(fixes.items, reviewed)
@@ -426,12 +426,15 @@ def create_app() -> FastAPI:
         dataset: str | None = None,
         province: str | None = None,
     ) -> HTMLResponse:
-        viewable = reader.viewable()
-        if not viewable:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "you may not see any dataset")
-        reviewed = _dataset(_text(dataset) or viewable[0].name, reader)
+        viewable = reader.datasets()
+        reviewed = _dataset(_text(dataset) or viewable[0].name)
         province = _text(province)
-        points = queries.trend(conn, reviewed, province=province)
+        points = queries.trend(
+            conn,
+            reviewed,
+            dags=reader.readable(queries.batch_dags(conn, [reviewed])),
+            province=province,
+        )
         threshold = (
             min(reviewed.dataset.thresholds.values()) if reviewed.dataset.thresholds else None
         )
@@ -448,8 +451,12 @@ def create_app() -> FastAPI:
         )
 
     @app.get("/data-docs/{dataset}/{batch_no}/{path:path}", name="data_docs")
-    def data_docs_file(dataset: str, batch_no: int, path: str, reader: ReaderDep) -> Response:
-        _dataset(dataset, reader)
+    def data_docs_file(
+        dataset: str, batch_no: int, path: str, reader: ReaderDep, conn: WarehouseDep
+    ) -> Response:
+        found, _ = _reviewed_batch(conn, batch_no, reader)
+        if found["dataset"] != dataset:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"batch {batch_no} is not {dataset}")
         if not path:
             path = "index.html"
         base = (
@@ -471,17 +478,15 @@ def create_app() -> FastAPI:
         request: Request, dag_id: str, run_id: str, reader: ReaderDep, conn: WarehouseDep
     ) -> Response:
         """The batch of a DAG run (for the view shown on a DAG run's page)."""
-        for reviewed in reader.viewable():
-            if reviewed.dag_id != dag_id:
-                continue
-            row = conn.execute(
-                "SELECT batch_no FROM audit.batches WHERE batch_key = %s",
-                (f"{reviewed.name}:{run_id}",),
-            ).fetchone()
-            if row:
-                from fastapi.responses import RedirectResponse
+        reader.require_view(dag_id, f"the runs of {dag_id}")
+        # A run's batch is keyed by the DAG (its source) and the run.
+        row = conn.execute(
+            "SELECT batch_no FROM audit.batches WHERE batch_key = %s", (f"{dag_id}:{run_id}",)
+        ).fetchone()
+        if row:
+            from fastapi.responses import RedirectResponse
 
-                return RedirectResponse(f"{request.scope.get('root_path', '')}/batches/{row[0]}")
+            return RedirectResponse(f"{_prefix(request)}/batches/{row[0]}")
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"run {run_id} of {dag_id} opened no batch under review"
         )
@@ -499,9 +504,11 @@ def create_app() -> FastAPI:
         until: date | None = None,
         page: Annotated[int, Query(ge=1)] = 1,
     ) -> dict[str, Any]:
+        viewable = reader.datasets()
         found = queries.list_batches(
             conn,
-            reader.viewable(),
+            viewable,
+            dags=reader.readable(queries.batch_dags(conn, viewable)),
             dataset=dataset,
             province=province,
             status=status_,
@@ -532,8 +539,8 @@ def create_app() -> FastAPI:
     def api_release_rows(
         batch_no: int, body: ReleaseBody, reader: ReaderDep, conn: WarehouseDep
     ) -> dict[str, Any]:
-        _, reviewed = _reviewed_batch(conn, batch_no, reader)
-        reader.require_act(reviewed)
+        found, reviewed = _reviewed_batch(conn, batch_no, reader)
+        reader.require_act(found["dag_id"], f"{reviewed.name} data")
         try:
             outcome = decisions.release_rows(
                 conn,
@@ -560,8 +567,8 @@ def create_app() -> FastAPI:
     def api_reject_rows(
         batch_no: int, body: RowsChoice, reader: ReaderDep, conn: WarehouseDep
     ) -> dict[str, Any]:
-        _, reviewed = _reviewed_batch(conn, batch_no, reader)
-        reader.require_act(reviewed)
+        found, reviewed = _reviewed_batch(conn, batch_no, reader)
+        reader.require_act(found["dag_id"], f"{reviewed.name} data")
         try:
             decision = decisions.reject_rows(
                 conn,
@@ -588,7 +595,7 @@ def create_app() -> FastAPI:
         from lienthong.review.required_action import RequiredAction, RequiredActionError, answer
 
         found, reviewed = _reviewed_batch(conn, batch_no, reader)
-        reader.require_act(reviewed)
+        reader.require_act(found["dag_id"], f"{reviewed.name} data")
         if found["status"] != "held":
             earlier = decisions.batch_decision(conn, batch_no)
             detail = (
