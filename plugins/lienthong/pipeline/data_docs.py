@@ -50,6 +50,20 @@ def index(dataset: str, batch_no: int) -> Path | None:
     return page if page.is_file() else None
 
 
+def validation_pages(dataset: str, batch_no: int) -> list[tuple[str, str]]:
+    """A batch's validation result pages: (suite name, path in its site), by suite name.
+
+    The site's index lists them with a script loaded from a CDN; the pages themselves are
+    plain HTML, readable offline.
+    """
+    site = folder(dataset, batch_no)
+    pages = [
+        (page.relative_to(site / "validations").parts[0:2], page.relative_to(site).as_posix())
+        for page in sorted((site / "validations").glob("**/*.html"))
+    ]
+    return sorted((".".join(suite), path) for suite, path in pages)
+
+
 def build(context: Any, dataset: str, batch_no: int) -> Path | None:
     """Render the validations of ``context`` (a GX context that just ran them) as a site.
 

@@ -415,6 +415,7 @@ def create_app() -> FastAPI:
             rule_filter=rule,
             row_status=row_status,
             data_docs=data_docs.index(reviewed.name, batch_no) is not None,
+            validation_pages=data_docs.validation_pages(reviewed.name, batch_no),
             rule_fields=queries.rule_fields(reviewed.name),
         )
 
@@ -452,7 +453,12 @@ def create_app() -> FastAPI:
 
     @app.get("/data-docs/{dataset}/{batch_no}/{path:path}", name="data_docs")
     def data_docs_file(
-        dataset: str, batch_no: int, path: str, reader: ReaderDep, conn: WarehouseDep
+        request: Request,
+        dataset: str,
+        batch_no: int,
+        path: str,
+        reader: ReaderDep,
+        conn: WarehouseDep,
     ) -> Response:
         found, _ = _reviewed_batch(conn, batch_no, reader)
         if found["dataset"] != dataset:
@@ -470,6 +476,15 @@ def create_app() -> FastAPI:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"no Data Docs page {path} for batch {batch_no}"
             )
+        if target.suffix == ".html":
+            # GX styles its pages with Bootstrap from a CDN; a stylesheet of our own keeps them
+            # readable where the CDN is out of reach (and in Airflow's colours where it is not).
+            page = target.read_text(encoding="utf-8").replace(
+                "</head>",
+                f'<link rel="stylesheet" href="{_prefix(request)}/static/data-docs.css"></head>',
+                1,
+            )
+            return HTMLResponse(page)
         media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
         return FileResponse(target, media_type=media_type)
 
