@@ -307,3 +307,39 @@ def test_rejecting_a_held_batch_publishes_nothing(warehouse_url, held_batch):
         # A rerun of the run's tasks leaves it rejected.
         assert sync.extract("population:held", full=True, now=NOW) == held_batch
         assert conn.execute("SELECT status FROM audit.batches").fetchone()[0] == "rejected"
+
+
+def test_a_release_stopped_midway_is_finished_later(
+    warehouse_url, published_batch, broken, monkeypatch
+):
+    item = broken["sex"]
+
+    def stopped(*args, **kwargs):
+        raise RuntimeError("the worker was killed")
+
+    with connect(warehouse_url) as conn:
+        row = _row(conn, published_batch, item)
+        with monkeypatch.context() as patch:
+            patch.setattr(decisions.validation, "validate", stopped)
+            with pytest.raises(RuntimeError, match="killed"):
+                decisions.release_rows(
+                    conn,
+                    published_batch,
+                    row_nos=[row],
+                    corrections={
+                        row: {"sex": "M" if int(item["personal_id"][3]) % 2 == 0 else "F"}
+                    },
+                    user="an",
+                    reason="confirmed",
+                    warehouse_url=warehouse_url,
+                    now=NOW + timedelta(hours=1),
+                )
+        # The decision stands; its batch waits to be finished.
+        (release,) = decisions.pending_releases(conn)
+        assert _quarantine(conn, published_batch)[row][1] == "released"
+        assert decisions.release_outcome(conn, release).status == "staged"
+        outcome = decisions.complete_release(conn, release, warehouse_url=warehouse_url)
+        assert (outcome.status, outcome.published) == ("published", [row])
+        assert decisions.pending_releases(conn) == []
+        # Finishing it again changes nothing.
+        assert decisions.complete_release(conn, release, warehouse_url=warehouse_url) == outcome

@@ -598,6 +598,26 @@ def create_app() -> FastAPI:
             raise _refused(error) from error
         return {"decision": _decision_json(decision)}
 
+    @app.post("/api/batches/{batch_no}/release/complete", name="api_complete_release")
+    def api_complete_release(
+        batch_no: int, reader: ReaderDep, conn: WarehouseDep
+    ) -> dict[str, Any]:
+        """Finish a release whose validation or publication did not complete."""
+        found, reviewed = _reviewed_batch(conn, batch_no, reader)
+        reader.require_act(found["dag_id"], f"{reviewed.name} data")
+        try:
+            outcome = decisions.complete_release(conn, batch_no)
+        except decisions.DecisionError as error:
+            raise _refused(error) from error
+        return {
+            "decision": _decision_json(outcome.decision),
+            "release_batch_no": outcome.release_batch_no,
+            "status": outcome.status,
+            "published": outcome.published,
+            "quarantined": {str(k): v for k, v in outcome.quarantined.items()},
+            "collapsed": outcome.collapsed,
+        }
+
     def _decide_batch(
         request: Request,
         batch_no: int,

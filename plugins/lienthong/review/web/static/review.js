@@ -150,6 +150,25 @@
     );
   }
 
+  // A release that stopped midway is finished without a new decision (it was taken).
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-complete-release]");
+    if (!button) return;
+    button.disabled = true;
+    const response = await fetch(`${prefix}/api/batches/${button.dataset.completeRelease}/release/complete`, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: "{}",
+    });
+    const answer = await response.json().catch(() => ({}));
+    sessionStorage.setItem(
+      "lienthong-flash",
+      JSON.stringify(response.ok ? { message: rowsOutcome(answer) } : { message: `${response.status}: ${answer.detail}`, error: true }),
+    );
+    window.location.reload();
+  });
+
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-rows-action], button[data-decide]");
     if (!button) return;
