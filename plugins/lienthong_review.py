@@ -30,16 +30,17 @@ class LienthongReviewPlugin(AirflowPlugin):
     external_views: ClassVar[list[dict[str, Any]]] = [
         {
             "name": "Data quality",
-            "href": f"{URL_PREFIX}/",
+            # Relative: Airflow's UI resolves it against its base URL (a deployment under a path).
+            "href": f"{URL_PREFIX.lstrip('/')}/",
             "url_route": UI_ROUTE,
             "destination": "nav",
             "nav_top_level": True,
-            "icon": f"{URL_PREFIX}/static/icon.svg",
-            "icon_dark_mode": f"{URL_PREFIX}/static/icon-dark.svg",
+            "icon": f"{URL_PREFIX.lstrip('/')}/static/icon.svg",
+            "icon_dark_mode": f"{URL_PREFIX.lstrip('/')}/static/icon-dark.svg",
         },
         {
             "name": "Data quality",
-            "href": f"{URL_PREFIX}/runs/{{DAG_ID}}/{{RUN_ID}}",
+            "href": f"{URL_PREFIX.lstrip('/')}/runs/{{DAG_ID}}/{{RUN_ID}}",
             "url_route": f"{UI_ROUTE}-run",
             "destination": "dag_run",
         },

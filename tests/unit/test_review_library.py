@@ -146,7 +146,7 @@ def test_the_plugin_serves_the_view_and_puts_it_in_airflows_navigation(monkeypat
         "/api/batches/{batch_no}/approve",
     } <= paths
     nav = [v for v in plugin.external_views if v["destination"] == "nav"]
-    assert nav and nav[0]["url_route"] == "data-quality" and nav[0]["href"] == "/lienthong/"
+    assert nav and nav[0]["url_route"] == "data-quality" and nav[0]["href"] == "lienthong/"
 
 
 def test_a_failed_run_is_notified_to_the_webhook_of_the_connection(monkeypatch):

@@ -95,7 +95,13 @@ def _page(request: Request, name: str, reader: Reader, **context: Any) -> HTMLRe
     return templates.TemplateResponse(
         request,
         name,
-        {"reader": reader, "prefix": _prefix(request), "query": query, **context},
+        {
+            "reader": reader,
+            "prefix": _prefix(request),
+            "airflow_root": _prefix(request).removesuffix(URL_PREFIX),
+            "query": query,
+            **context,
+        },
     )
 
 
