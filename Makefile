@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format bench requirements clean
+.PHONY: demo airflow test lint format bench requirements clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "lienthong needs Python 3.11, found " + sys.version.split()[0]'
@@ -17,6 +17,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/lienthong-demo demo
+
+# Airflow with its UI on the demo's warehouse: Data quality in its menu (Ctrl-C stops it).
+airflow: $(STAMP)
+	$(BIN)/lienthong-demo airflow
 
 test: $(STAMP)
 	$(BIN)/ruff check .

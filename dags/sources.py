@@ -30,6 +30,8 @@ from datetime import datetime, timedelta
 from airflow.sdk import Asset, Param, dag, task
 
 from lienthong.datasets import CATALOGUE
+from lienthong.review.held_batch import WAIT_PARAM, HeldBatchApproval
+from lienthong.review.notifier import WebhookNotifier
 from lienthong.sources import Source, SourcesFileError, load_sources
 
 
@@ -59,9 +61,18 @@ def sync_dag(source: Source):
         params={
             "full": Param(
                 False, type="boolean", description="Extract everything, not from the watermark"
-            )
+            ),
+            WAIT_PARAM: Param(
+                True,
+                type="boolean",
+                description="A held batch waits for a person in a Required Action (off: the run"
+                " fails and the batch is decided in Data quality, e.g. under `airflow dags test`)",
+            ),
         },
-        on_failure_callback=_fail_open_batch,
+        on_failure_callback=[
+            _fail_open_batch,
+            WebhookNotifier(event="run_failed", dataset=source.dataset),
+        ],
     )
     def sync():
         @task
@@ -86,14 +97,14 @@ def sync_dag(source: Source):
 
         @task
         def validate(batch_no: int) -> int:
-            from airflow.sdk.exceptions import AirflowFailException
+            import logging
 
             from lienthong.pipeline import batches, sync
 
             try:
                 sync.validate(source, batch_no)
-            except batches.BatchHeld as held:  # an operator decides; retrying cannot help
-                raise AirflowFailException(str(held)) from held
+            except batches.BatchHeld as held:  # a person decides, in the review task
+                logging.getLogger(__name__).warning("batch %s is on hold:\n%s", batch_no, held)
             return batch_no
 
         @task(outlets=[Asset(f"warehouse://{t.replace('.', '/')}") for t in kind.core_tables])
@@ -104,7 +115,9 @@ def sync_dag(source: Source):
 
         batch_no = extract()
         prepare_warehouse() >> batch_no
-        publish(validate(batch_no))
+        validated = validate(batch_no)
+        review = HeldBatchApproval(task_id="review", dataset=source.dataset, batch_no=validated)
+        review >> publish(validated)
 
     return sync()
 

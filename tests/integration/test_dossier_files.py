@@ -16,9 +16,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from lienthong.datasets import dataset
-from lienthong.pipeline import batches, decisions, sync
+from lienthong.pipeline import batches, sync
 from lienthong.pipeline.dataset import DIMENSIONS
+from lienthong.review import decisions
 from lienthong.sources import Source
 from lienthong.text import encodings
 from lienthong_demo.dossier_files import (
@@ -439,23 +439,24 @@ def test_an_operator_rejects_or_approves_a_held_file(warehouse_url, people, tmp_
     assert sorted(p.name for p in held.iterdir()) == sorted(
         str(r["file_no"]) for r in records.values()
     )
-    dossiers = dataset("dossiers")
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        decisions.reject(
+        decisions.reject_batch(
             conn,
-            dossiers,
             records[lying.csv_name]["batch_no"],
-            decided_by="operator@40",
+            user="operator@40",
             reason="the province resends it",
         )
-        counts = decisions.approve(
+        decisions.approve_batch(
             conn,
-            dossiers,
             records[late.csv_name]["batch_no"],
-            decided_by="operator@40",
+            user="operator@40",
             reason="late, but right",
         )
-    assert counts["published"] == 30
+        published = conn.execute(
+            "SELECT published FROM audit.batches WHERE batch_no = %s",
+            (records[late.csv_name]["batch_no"],),
+        ).fetchone()[0]
+    assert published == 30
     rejected = (
         tmp_path / "dossiers" / f"{PROVINCE}_rejected" / str(records[lying.csv_name]["file_no"])
     )

@@ -3,6 +3,8 @@ and a real PostgreSQL warehouse."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 import psycopg
@@ -11,6 +13,7 @@ import pytest
 from lienthong.settings import PROJECT_ROOT
 from lienthong_demo.citizens import generate_citizens
 
+from ..webhook_receiver import WebhookReceiver
 from .population_fixtures import TOKEN, ministry
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
@@ -31,6 +34,7 @@ def test_dag_files_import_without_errors(airflow_db):
         "prepare_warehouse",
         "extract",
         "validate",
+        "review",
         "publish",
     ]
 
@@ -41,7 +45,7 @@ def _population_dag():
     return DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("population")
 
 
-def test_dag_test_publishes_a_batch_then_holds_a_bad_one(
+def test_dag_test_publishes_a_batch_then_holds_a_bad_one_for_a_person(
     airflow_db, warehouse_url, monkeypatch, caplog, capfd
 ):
     now = datetime.now(UTC)
@@ -61,19 +65,64 @@ def test_dag_test_publishes_a_batch_then_holds_a_bad_one(
     out, err = capfd.readouterr()
     assert TOKEN not in caplog.text + out + err
 
-    # The source announces more than it sends: rule P-S2 holds the batch, the run fails.
-    with ministry(monkeypatch, items, total_offset=3):
+    # The source announces more than it sends: rule P-S2 holds the batch; the run waits for a
+    # person in its Required Action, and the webhook is told once.
+    seen: dict[str, object] = {}
+
+    def respond() -> None:
+        # dag.test() runs in the main thread (it sets signal handlers); a person answers here.
+        try:
+            ti_id = _awaiting_input("population", "review")
+            with psycopg.connect(warehouse_url) as conn:
+                seen["batch"] = conn.execute(
+                    "SELECT batch_no, status, hold_reason FROM audit.batches ORDER BY batch_no DESC"
+                ).fetchone()
+                seen["core"] = conn.execute("SELECT count(*) FROM core.population").fetchone()[0]
+            _answer(ti_id, "Approve", user="chi", reason="the source's total is off by three")
+        except BaseException:
+            _give_up("population")
+            raise
+
+    with ministry(monkeypatch, items, total_offset=3), WebhookReceiver() as hook:
+        monkeypatch.setenv("AIRFLOW_CONN_LIENTHONG_WEBHOOK", hook.connection)
+        person = _InThread(respond)
         run = dag.test(run_conf={"full": True})
-    assert run.state == "failed"
+        person.result()
+    batch_no, status, held = seen["batch"]
+    assert status == "held" and "rule P-S2 (sufficient)" in held
+    assert seen["core"] == published  # nothing of the held batch published while it waited
+    assert run.state == "success"
     states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states["validate"] == "failed"
-    assert states["publish"] in ("upstream_failed", None)
+    assert states["validate"] == "success" and states["review"] == "success"
+    assert states["publish"] == "success"
+    assert len(hook.messages) == 1
+    message = hook.messages[0]
+    assert {
+        k: message[k] for k in ("event", "dataset", "province", "batch_no", "dimension", "rule")
+    } == {
+        "event": "batch_held",
+        "dataset": "population",
+        "province": None,
+        "batch_no": batch_no,
+        "dimension": "sufficient",
+        "rule": "P-S2",
+    }
+    assert "population batch" in message["text"] and "P-S2" in message["text"]
     with psycopg.connect(warehouse_url) as conn:
-        held = conn.execute(
-            "SELECT hold_reason FROM audit.batches WHERE status = 'held'"
-        ).fetchone()[0]
-        assert "rule P-S2 (sufficient)" in held
-        assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == published
+        assert (
+            conn.execute(
+                "SELECT status FROM audit.batches WHERE batch_no = %s", (batch_no,)
+            ).fetchone()[0]
+            == "published"
+        )
+        assert conn.execute(
+            "SELECT decided_by, action, reason, via FROM audit.decisions"
+        ).fetchall() == [
+            ("chi", "approve_batch", "the source's total is off by three", "required_action")
+        ]
+        assert conn.execute(
+            "SELECT notified_at IS NOT NULL, task_id FROM audit.batch_reviews"
+        ).fetchone() == (True, "review")
     # The bearer token never reaches a log line.
     out, err = capfd.readouterr()
     assert TOKEN not in caplog.text + out + err
@@ -131,3 +180,87 @@ def test_no_log_line_of_a_run_holds_the_warehouse_password(
     logs = caplog.text + out + err
     assert "batch" in logs  # the run did log
     assert password not in logs
+
+
+class _InThread:
+    """Run a blocking call (dag.test waiting for a Required Action) in a thread."""
+
+    def __init__(self, call):
+        self._result, self._error = None, None
+
+        def run():
+            try:
+                self._result = call()
+            except BaseException as error:  # handed to the test
+                self._error = error
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def result(self, timeout: float = 2400):
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError("the DAG run did not finish")
+        if self._error:
+            raise self._error
+        return self._result
+
+
+def _awaiting_input(dag_id: str, task_id: str, timeout: float = 240):
+    """The id of a task instance once it waits for a person (its Required Action)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with create_session() as session:
+            ti_id = session.scalar(
+                select(TaskInstance.id).where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.task_id == task_id,
+                    TaskInstance.state == "awaiting_input",
+                )
+            )
+        if ti_id:
+            return ti_id
+        time.sleep(0.5)
+    raise TimeoutError(f"{dag_id}.{task_id} never waited for input")
+
+
+def _give_up(dag_id: str) -> None:
+    """Fail the running DAG run, so that dag.test() returns when the test cannot answer."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        for run in session.query(DagRun).filter(DagRun.dag_id == dag_id, DagRun.state == "running"):
+            for ti in run.get_task_instances(session=session):
+                if ti.state not in ("success", "failed", "skipped"):
+                    ti.state = "failed"
+            run.state = "failed"
+
+
+def _answer(ti_id, option: str, *, user: str, reason: str) -> None:
+    """Answer a Required Action as Airflow's REST endpoint does (response, then resume)."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import handle_event_submit
+    from airflow.triggers.base import TriggerEvent
+    from airflow.utils import timezone
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = session.get(TaskInstance, ti_id)
+        detail = session.get(HITLDetail, ti_id)
+        assert detail.subject.endswith("is on hold") and "P-S2" in detail.body
+        detail.responded_by = {"id": user, "name": user}
+        detail.responded_at = timezone.utcnow()
+        detail.chosen_options = [option]
+        detail.params_input = {"reason": reason}
+        handle_event_submit(
+            TriggerEvent(detail.as_resume_event_payload()), task_instance=ti, session=session
+        )

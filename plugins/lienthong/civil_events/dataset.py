@@ -145,6 +145,7 @@ CIVIL_EVENTS = Dataset(
     version_column="updated_ts",
     publish_sql=PUBLISH_SQL,
     preparer=lambda source: Preparer(),
+    personal_fields=frozenset({"personal_id", "full_name"}),
     extractor=RegistryRead,
     suite_parameters=suite_parameters,
 )

@@ -83,6 +83,7 @@ DOSSIERS = Dataset(
     version_column="file_day",
     publish_sql=PUBLISH_SQL,
     preparer=lambda source: Preparer(),
+    personal_fields=frozenset({"applicant_personal_id", "applicant_name"}),
     extractor=take_dossier_file,
     suite_parameters=suite_parameters,
     incremental=False,

@@ -77,7 +77,8 @@ def _busy_message(conn: psycopg.Connection, source: str) -> str:
     with conn.cursor(row_factory=dict_row) as cur:
         running = cur.execute(
             """SELECT batch_no, batch_key, status, created_at FROM audit.batches
-               WHERE source = %s AND status = ANY(%s) ORDER BY batch_no LIMIT 1""",
+               WHERE source = %s AND status = ANY(%s) AND mode <> 'release'
+               ORDER BY batch_no LIMIT 1""",
             (source, list(OPEN)),
         ).fetchone()
     if running is None:  # it ended meanwhile

@@ -89,6 +89,15 @@ class Dataset:
     thresholds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(DIMENSIONS, 0.95))
     #: where the suites are; ``expectations/<name>/`` unless given
     suites_path: Path | None = None
+    #: payload fields and staging columns that hold personal IDs and names (masked for those
+    #: who may look at quarantined rows but not decide)
+    personal_fields: frozenset[str] = frozenset()
+    #: the staging column that places a row in a province, for a national dataset (a
+    #: provincial batch has its province)
+    province_column: str | None = None
+    #: how a quarantined row's payload (operator's corrections applied) becomes an item for
+    #: the preparer again, given the row as it was staged; None: the payload is the item
+    release_item: Callable[[dict[str, Any], dict[str, Any]], Any] | None = None
     #: statements run in the publishing transaction before ``publish_sql`` (each takes
     #: %(batch_no)s): the core rows this batch replaces, such as a corrected file's earlier
     #: rows or a month's earlier snapshot

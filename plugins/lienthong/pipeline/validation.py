@@ -24,7 +24,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from lienthong.pipeline import batches
+from lienthong.pipeline import batches, data_docs
 from lienthong.pipeline.dataset import DIMENSIONS, Dataset
 
 log = logging.getLogger(__name__)
@@ -189,6 +189,7 @@ def run_suites(
             },
         )
         results.append((view, result))
+    data_docs.build(context, dataset.name, batch["batch_no"])
     return results
 
 

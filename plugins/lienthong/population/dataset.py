@@ -61,6 +61,8 @@ POPULATION = Dataset(
     version_column="updated_ts",
     publish_sql=PUBLISH_SQL,
     preparer=lambda source: Preparer(),
+    personal_fields=frozenset({"personal_id", "full_name"}),
+    province_column="perm_province_code",
     extractor=walk_citizens,
     suite_parameters=suite_parameters,
 )
