@@ -9,8 +9,9 @@ from pathlib import Path
 
 import psycopg
 
-from lienthong.population import sync
+from lienthong.pipeline.batches import BatchHeld
 from lienthong_demo.citizens import generate_citizens
+from tests.integration.population_fixtures import population_sync as sync
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
@@ -62,10 +63,10 @@ def warehouse_state(url: str) -> dict[str, list]:
 
 def run_batch(batch_key: str, *, held: bool = False) -> int:
     """Extract, validate and (unless held) publish one batch, as the DAG's tasks do."""
-    batch_no = sync.extract(batch_key, full=True, now=NOW, page_size=500)
+    batch_no = sync.extract(batch_key, full=True, now=NOW)
     try:
         sync.validate(batch_no)
-    except sync.batches.BatchHeld:
+    except BatchHeld:
         if not held:
             raise
         return batch_no

@@ -10,11 +10,12 @@ import psycopg
 import pytest
 
 from lienthong.pipeline import data_docs
-from lienthong.population import sync
+from lienthong.pipeline.batches import BatchHeld
 from lienthong.review import decisions
 from lienthong.review.decisions import AlreadyDecided, DecisionError, NothingToDecide
 from lienthong.warehouse.connection import connect
 from lienthong_demo.citizens import generate_citizens
+from tests.integration.population_fixtures import population_sync as sync
 
 from .population_fixtures import ministry, run_batch, snapshot
 
@@ -269,8 +270,8 @@ def held_batch(warehouse_url, monkeypatch, items, tmp_path) -> int:
     """A batch held by P-S2: the source announced three more than it sent."""
     monkeypatch.setenv("LIENTHONG_HOME", str(tmp_path))
     with ministry(monkeypatch, items, total_offset=3):
-        batch_no = sync.extract("population:held", full=True, now=NOW, page_size=500)
-        with pytest.raises(sync.batches.BatchHeld):
+        batch_no = sync.extract("population:held", full=True, now=NOW)
+        with pytest.raises(BatchHeld):
             sync.validate(batch_no)
     return batch_no
 

@@ -119,12 +119,21 @@ def test_the_trend_chart_draws_one_line_per_dimension_with_the_threshold():
     assert trend_svg([], 0.95) == ""
 
 
-def test_population_is_reviewed_with_its_dag_and_personal_fields():
+def test_every_dataset_of_the_catalogue_is_reviewed_with_its_personal_fields():
+    from lienthong.datasets import CATALOGUE
+
+    assert set(datasets.reviewed()) == set(CATALOGUE)
     reviewed = datasets.get("population")
     assert reviewed.dataset is POPULATION
-    assert (PROJECT_ROOT / "dags" / f"{reviewed.dag_id}.py").exists()
+    assert reviewed.dag_id == "population"  # the DAG of a batch that names no source
     assert reviewed.province_column in reviewed.dataset.staging_columns
     assert {"personal_id", "full_name"} <= reviewed.personal_fields
+    for name in CATALOGUE:
+        found = datasets.get(name)
+        assert found.personal_fields <= set(found.dataset.staging_columns)
+        assert (
+            found.province_column is None or found.province_column in found.dataset.staging_columns
+        )
     with pytest.raises(datasets.UnknownDataset, match="no dataset 'nope'"):
         datasets.get("nope")
 

@@ -104,6 +104,25 @@ def load_suite(path: Path, mode: str, *, batch_no: int | None = None) -> tuple[s
     return spec["name"], expectations
 
 
+def rule_queries(path: Path) -> dict[int, str]:
+    """The SQL of a suite's SQL rules as a reader writes it (files read, braces single), by
+    the expectation's position in the suite: what a person, or the review view, reads."""
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    queries = {}
+    for number, item in enumerate(spec["expectations"]):
+        query = item["kwargs"].get("unexpected_rows_query")
+        if isinstance(query, dict) and set(query) == {"file"}:
+            text = (path.parent / query["file"]).read_text(encoding="utf-8")
+            query = "\n".join(
+                line for line in text.splitlines() if not line.lstrip().startswith("--")
+            )
+        elif isinstance(query, str):
+            query = query.replace("{{", "{").replace("}}", "}")
+        if query is not None:
+            queries[number] = query
+    return queries
+
+
 def _sql_file(suite: Path, value: Any, batch_no: int | None = None) -> Any:
     """A ``{"file": …}`` value as the query GX expects: GX formats the query with
     ``str.format(batch=…)``, so every other brace is doubled; ``{batch_no}`` is the batch's

@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from lienthong.pipeline.dataset import DIMENSIONS
-from lienthong.pipeline.validation import SUITES
+from lienthong.pipeline.validation import SUITES, rule_queries
 from lienthong.review import datasets
 from lienthong.review.datasets import ReviewedDataset
 
@@ -63,15 +63,17 @@ def rule_fields(name: str) -> dict[str, list[str]]:
     columns = set(reviewed.dataset.staging_columns) - _NOT_SHOWN
     fields: dict[str, list[str]] = {}
     for suite in SUITES:
-        spec = json.loads((reviewed.dataset.suites_dir / f"{suite}.json").read_text("utf-8"))
-        for item in spec["expectations"]:
+        path = reviewed.dataset.suites_dir / f"{suite}.json"
+        spec = json.loads(path.read_text("utf-8"))
+        queries = rule_queries(path)
+        for number, item in enumerate(spec["expectations"]):
             meta, kwargs = item["meta"], item["kwargs"]
             if "fields" in meta:
                 read = list(meta["fields"])
             elif "column" in kwargs:
                 read = [kwargs["column"]]
             else:
-                query = kwargs.get("unexpected_rows_query", "")
+                query = queries.get(number, "")
                 read = [c for c in dict.fromkeys(_IDENTIFIER.findall(query)) if c in columns]
             known = fields.setdefault(meta["rule_id"], [])
             known += [c for c in read if c not in known]
