@@ -165,10 +165,15 @@ def _method(results: BenchResults) -> list[str]:
         "- **raw COPY** (the floor): the same records, flattened beforehand into a CSV file"
         " (not timed), sent by `COPY ... FROM STDIN (FORMAT csv)` into an unindexed table of"
         " text columns.",
-        "- **pandas + GX**: `requests` pages → `pd.json_normalize` → `to_sql(method='multi',"
-        " chunksize=1000)` → a GX suite of comparable expectations on the DataFrame"
-        " (`result_format='COMPLETE'`); it neither quarantines nor upserts.",
+        "- **pandas + GX**: `requests` pages → `pd.json_normalize` → `to_sql` (pandas' default"
+        " method: SQLAlchemy 2's batched executemany, 15× faster here than `method='multi'`)"
+        f" → a GX suite of {_expectations(results)} built-in expectations comparable to our"
+        " rules, on the DataFrame and columns derived with pandas where needed"
+        " (`result_format='COMPLETE'`, so it names the failing rows); it neither quarantines"
+        " nor upserts.",
         f"- **dlt** {dlt_version()} in its own virtualenv: {dlt}; validates nothing.",
+        "- **seconds**: measured inside each process around its work; process start-up and"
+        " imports (Airflow, GX, pandas, dlt) are made before the clock starts.",
         "- **peak memory**: the peak RSS of the measured process (`wait4`), server excluded.",
         f"- **incremental**: {config.changed_fraction:.0%} of the records get a new version"
         " (a new household, stamped after the full sync); our incremental sync from the"
@@ -179,6 +184,14 @@ def _method(results: BenchResults) -> list[str]:
         " row is faster.",
     ]
     return lines
+
+
+def _expectations(results: BenchResults) -> str:
+    for size in results.sizes:
+        pandas = size.peers.get("pandas + GX")
+        if pandas is not None:
+            return str(pandas.details.get("expectations", "its"))
+    return "its"
 
 
 def _times(value: float | None) -> str:

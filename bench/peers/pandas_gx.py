@@ -5,10 +5,12 @@ DataFrame with Great Expectations: the loader people write by hand.
 with the bearer token in ``BENCH_API_TOKEN`` and the database in ``BENCH_PEER_DB``.
 
 Each part is timed: ``fetch`` (``requests`` pages, ``json()``), ``normalize``
-(``pd.json_normalize``), ``to_sql`` (``method="multi"``, 1,000 rows a statement, SQLAlchemy
-with psycopg 3) and ``validate`` (the dataset's derived columns, then its GX suite on the
-DataFrame through an ephemeral context, ``result_format="COMPLETE"`` so that, like our sync,
-it names the failing rows). It neither quarantines nor upserts.
+(``pd.json_normalize``), ``to_sql`` (pandas' default method through SQLAlchemy 2 and psycopg 3,
+whose batched ``executemany`` ("insertmanyvalues") ran 15× faster here than
+``method="multi"``: the baseline is pandas at its best, not at its worst) and ``validate``
+(the dataset's derived columns, then its GX suite on the DataFrame through an ephemeral
+context, ``result_format="COMPLETE"`` so that, like our sync, it names the failing rows). It
+neither quarantines nor upserts.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ def validate(dataset: BenchDataset, frame: Any) -> dict[str, int]:
 
 def run(dataset: BenchDataset, api_url: str, page_size: int, table: str) -> str:
     """The whole baseline; its report line."""
+    # Imported before the clock starts, as in every measured process (see bench.ours).
+    import great_expectations  # noqa: F401
     import pandas as pd
     import sqlalchemy
 
@@ -86,7 +90,7 @@ def run(dataset: BenchDataset, api_url: str, page_size: int, table: str) -> str:
     engine = sqlalchemy.create_engine(sqlalchemy_url(os.environ["BENCH_PEER_DB"]))
     with engine.begin() as conn:
         conn.execute(sqlalchemy.schema.CreateSchema(schema, if_not_exists=True))
-        frame.to_sql(name, conn, schema=schema, method="multi", chunksize=1000, index=False)
+        frame.to_sql(name, conn, schema=schema, index=False)
     engine.dispose()
     lap("to_sql")
     counts = validate(dataset, frame)
@@ -95,7 +99,7 @@ def run(dataset: BenchDataset, api_url: str, page_size: int, table: str) -> str:
         len(frame),
         time.perf_counter() - began,
         steps,
-        method="requests + pd.json_normalize + to_sql(method='multi', chunksize=1000) + GX",
+        method="requests + pd.json_normalize + to_sql (default method) + GX on the DataFrame",
         **counts,
     )
 
