@@ -289,8 +289,9 @@ def _where_the_time_goes(size: SizeResult) -> list[str]:
     steps = full.details.get("timings") or full.steps
     total = sum(float(v) for v in steps.values()) or full.seconds
     shares = ", ".join(
-        f"{step} {float(seconds):.1f} s ({float(seconds) / total:.0%})"
-        for step, seconds in steps.items()
+        f"{step} {float(steps[step]):.1f} s ({float(steps[step]) / total:.0%})"
+        for step in ("extract", "validate", "publish")
+        if step in steps
     )
     out = [
         f"### Where the time goes: {size.dataset} at {size.rows:,}",
