@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import requests
@@ -373,19 +374,14 @@ def _dlt(
 
 
 def _postgres_uri(url: str) -> str:
-    """A ``postgresql://`` URI of a libpq string, as dlt's credentials want it."""
-    from sqlalchemy.engine import URL
-
+    """A ``postgresql://`` URI of a libpq string, as dlt's credentials want it: every part
+    given (dlt insists on a host and a password), a socket folder percent-encoded as the host
+    (libpq's own form for it)."""
     params = conninfo_to_dict(url)
-    host = params.get("host")
-    query = {"host": host} if host and host.startswith("/") else {}
-    return URL.create(
-        "postgresql",
-        username=params.get("user"),
-        # dlt insists on a password; a server that trusts loopback ignores it.
-        password=params.get("password") or "unused",
-        host=None if query else host,
-        port=int(params["port"]) if params.get("port") else None,
-        database=params.get("dbname"),
-        query=query,
-    ).render_as_string(hide_password=False)
+    user = quote(str(params.get("user") or "postgres"), safe="")
+    # A server that trusts loopback or its socket ignores the password.
+    password = quote(str(params.get("password") or "unused"), safe="")
+    host = quote(str(params.get("host") or "localhost"), safe="")
+    port = params.get("port") or 5432
+    database = quote(str(params["dbname"]), safe="")
+    return f"postgresql://{user}:{password}@{host}:{port}/{database}"
