@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.measure import Measurement
-from bench.peers.dlt_venv import dlt_version
+from bench.peers.dlt_peer import dlt_version
 from bench.run import PEERS, BenchResults, SizeResult
 
 MIB = 2**20
@@ -293,13 +293,31 @@ def _where_the_time_goes(size: SizeResult) -> list[str]:
         for step in ("extract", "validate", "publish")
         if step in steps
     )
+    extract_rate = full.rows / float(steps.get("extract", full.seconds))
     out = [
         f"### Where the time goes: {size.dataset} at {size.rows:,}",
         "",
         f"- Our whole sync: {full.seconds:.1f} s; by step {shares}.",
-        f"- The extraction ran at {full.rows / float(steps.get('extract', full.seconds)):,.0f}"
-        f" rows/s; the server alone delivers {size.serving_rate:,.0f} items/s.",
+        f"- The extraction ran at {extract_rate:,.0f} rows/s; the server alone delivers"
+        f" {size.serving_rate:,.0f} items/s.",
     ]
+    pandas = size.peers.get("pandas + GX")
+    if pandas is not None and "fetch" in pandas.steps:
+        fetched = pandas.rows / pandas.steps["fetch"]
+        out.append(
+            f"- Fetching and parsing the same pages alone (the pandas peer's fetch) ran at"
+            f" {fetched:,.0f} items/s: the rest of our extraction's time is its work per"
+            " item (checking, fixing, the payload's JSON, COPY; see the profile below)."
+        )
+    runs = validations(size)
+    if len(runs) == 4 and runs[3][1] > 0:
+        first, analysed = runs[1][1], runs[3][1]
+        out.append(
+            f"- Validation took {first:.1f} s on a freshly staged batch ({runs[1][2]}) and"
+            f" {analysed:.1f} s on the same batch after `VACUUM ANALYZE`"
+            f" ({first / analysed:.2f}×): the planner's statistics on staging are worth"
+            f" {first - analysed:.1f} s here."
+        )
     for peer, least in (("raw COPY", 0.1), ("dlt", 5.0), ("pandas + GX", 20.0)):
         measured = size.peers.get(peer)
         if measured is None or measured.rate == 0:

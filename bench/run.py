@@ -14,7 +14,7 @@ Per dataset and size:
    and validated three times (see `bench.ours`).
 
 Our sync and the stability run each get their own warehouse database, cloned from a template
-migrated once per run; the peers load a database of their own. All are dropped at the end.
+migrated once per run; each peer loads a database of its own. All are dropped at the end.
 """
 
 from __future__ import annotations
@@ -33,16 +33,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import psycopg
 import requests
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 
 from bench.datasets import DATASETS, BenchDataset
 from bench.measure import Machine, Measurement, load_average, python_module, run_child
-from bench.peers.dlt_venv import ensure_dlt_venv
+from bench.peers import dlt_peer, pandas_gx, raw_copy
 from bench.server import ServerProcess
 
 #: Peers by the name the command line and the report use.
@@ -115,24 +113,18 @@ def run_bench(config: Config) -> BenchResults:
     results = BenchResults(Machine.describe(config.admin_url), config)
     workdir = config.workdir or Path(tempfile.mkdtemp(prefix="lienthong-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    dlt_python = ensure_dlt_venv() if "dlt" in config.peers else None
-    run_id = uuid.uuid4().hex[:8]
+    dlt_python = dlt_peer.ensure_dlt_venv() if "dlt" in config.peers else None
     try:
-        with _databases(config, run_id) as databases:
+        with _databases(config, uuid.uuid4().hex[:8]) as databases:
             template = databases.create("template")
             _migrate(databases.url(template))
             for name in config.datasets:
                 dataset = DATASETS[name]
                 sizes = config.sizes_of(dataset)
                 for rows in sizes:
-                    folder = workdir / f"{name}-{rows}"
-                    folder.mkdir(exist_ok=True)
+                    run = _SizeRun(config, dataset, rows, workdir, databases, template)
                     profile = config.profile and rows == max(sizes)
-                    results.sizes.append(
-                        _run_size(
-                            config, dataset, rows, folder, databases, template, dlt_python, profile
-                        )
-                    )
+                    results.sizes.append(run.measure(dlt_python, profile))
     finally:
         if not config.keep and config.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -192,102 +184,149 @@ def _migrate(url: str) -> None:
         ensure_ready(conn)
 
 
-def _run_size(
-    config: Config,
-    dataset: BenchDataset,
-    rows: int,
-    folder: Path,
-    databases: _Databases,
-    template: str,
-    dlt_python: Path | None,
-    profile: bool,
-) -> SizeResult:
-    name = dataset.name
-    say(f"{name} at {rows:,} records: generating")
-    items = folder / "items.jsonl"
-    generated = dataset.write_items(items, rows, datetime.now(UTC) - timedelta(minutes=1))
-    flat = folder / "flat.csv"
-    if "raw COPY" in config.peers:
-        _write_csv(flat, dataset.flat_rows(items))
-    ours_db = databases.create(f"{name}_{rows}_ours", template)
-    token = secrets.token_hex(16)
-    source = json.dumps(
-        {"dataset": name, "conn_id": f"bench_{name}", "page_size": config.page_size}
-    )
-    peers: dict[str, Measurement] = {}
+class _SizeRun:
+    """One dataset at one size: its records, its server, its databases, its measurements."""
 
-    def ours(mode: str, batch_key: str, database: str, server: ServerProcess, *extra: str):
+    def __init__(
+        self,
+        config: Config,
+        dataset: BenchDataset,
+        rows: int,
+        workdir: Path,
+        databases: _Databases,
+        template: str,
+    ) -> None:
+        self.config = config
+        self.dataset = dataset
+        self.rows = rows
+        self.folder = workdir / f"{dataset.name}-{rows}"
+        self.folder.mkdir(exist_ok=True)
+        self.databases = databases
+        self.template = template
+        self.token = secrets.token_hex(16)
+        self.items = self.folder / "items.jsonl"
+
+    def measure(self, dlt_python: Path | None, profile: bool) -> SizeResult:
+        """Everything for this size, in order (see the module docstring)."""
+        name, rows = self.dataset.name, self.rows
+        say(f"{name} at {rows:,} records: generating")
+        generated = self.dataset.write_items(
+            self.items, rows, datetime.now(UTC) - timedelta(minutes=1)
+        )
+        ours_db = self._database("ours", template=True)
+        peers: dict[str, Measurement] = {}
+        with ServerProcess([self.items], self.token) as server:
+            serving_rate = _serving_rate(server, self.dataset.api_path, self.config.page_size)
+            say(f"  API server up ({server.items:,} items, serves {serving_rate:,.0f} items/s)")
+            if "raw COPY" in self.config.peers:
+                peers["raw COPY"] = _said("raw COPY", self._raw_copy())
+            full = _said("ours, full sync", self._ours("sync", "full", ours_db, server, "--full"))
+            if "dlt" in self.config.peers:
+                assert dlt_python is not None
+                peers["dlt"] = _said("dlt", self._dlt(dlt_python, server))
+            if "pandas + GX" in self.config.peers:
+                peers["pandas + GX"] = _said("pandas + GX", self._pandas(server))
+
+        changes = self.folder / "changes.jsonl"
+        # Stamped after the full sync's watermark (at most its start) and not in the future.
+        stamp = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
+        time.sleep(1.1)
+        changed = self.dataset.write_changes(
+            self.items, changes, self.config.changed_fraction, stamp
+        )
+        with ServerProcess([self.items, changes], self.token) as server:
+            incremental = _said(
+                f"ours, incremental sync ({changed:,} records changed)",
+                self._ours("sync", "incremental", ours_db, server),
+            )
+            extra = ("--profile-top", "25") if profile else ()
+            stability_db = self._database("stability", template=True)
+            stability = self._ours("stability", "stability", stability_db, server, *extra)
+            say("  stability: " + ", ".join(f"{k} {v:.1f} s" for k, v in stability.steps.items()))
+        if not self.config.keep:
+            for database in self._created:
+                self.databases.drop(database)
+        return SizeResult(
+            dataset=name,
+            rows=generated,
+            full=full,
+            incremental=incremental,
+            stability=stability,
+            peers=peers,
+            changed=changed,
+            serving_rate=serving_rate,
+        )
+
+    @property
+    def _prefix(self) -> str:
+        return f"{self.databases.prefix}_{self.dataset.name}_{self.rows}_"
+
+    @property
+    def _created(self) -> list[str]:
+        return [name for name in self.databases.created if name.startswith(self._prefix)]
+
+    def _database(self, role: str, *, template: bool = False) -> str:
+        return self.databases.create(
+            f"{self.dataset.name}_{self.rows}_{role}", self.template if template else None
+        )
+
+    def _ours(
+        self, mode: str, kind: str, database: str, server: ServerProcess, *extra: str
+    ) -> Measurement:
+        name = self.dataset.name
+        source = {"dataset": name, "conn_id": f"bench_{name}", "page_size": self.config.page_size}
         env = {
-            "LIENTHONG_WAREHOUSE_URL": databases.url(database),
+            "LIENTHONG_WAREHOUSE_URL": self.databases.url(database),
             f"AIRFLOW_CONN_BENCH_{name.upper()}": server.airflow_connection(),
-            "AIRFLOW_HOME": str(folder / "airflow"),
+            "AIRFLOW_HOME": str(self.folder / "airflow"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         }
+        batch_key = f"bench:{name}:{self.rows}:{kind}"
         command = python_module(
-            "bench.ours", mode, "--source", source, "--batch-key", batch_key, *extra
+            "bench.ours", mode, "--source", json.dumps(source), "--batch-key", batch_key, *extra
         )
         return run_child(f"ours {mode}", command, env)
 
-    with ServerProcess([items], token) as server:
-        serving_rate = _serving_rate(server, dataset.api_path, config.page_size)
-        say(f"  API server up ({server.items:,} items, serves {serving_rate:,.0f} items/s)")
-        if "raw COPY" in config.peers:
-            peers_db = databases.create(f"{name}_{rows}_peers")
-            peers["raw COPY"] = _raw_copy(dataset, flat, databases.url(peers_db))
-            _said("raw COPY", peers["raw COPY"])
-        full = ours("sync", f"bench:{name}:{rows}:full", ours_db, server, "--full")
-        _said("ours, full sync", full)
-        if "dlt" in config.peers:
-            dlt_db = databases.create(f"{name}_{rows}_dlt")
-            peers["dlt"] = _dlt(dataset, server, databases.url(dlt_db), folder, dlt_python, config)
-            _said("dlt", peers["dlt"])
-        if "pandas + GX" in config.peers:
-            pandas_db = databases.create(f"{name}_{rows}_pandas")
-            peers["pandas + GX"] = _pandas(dataset, server, databases.url(pandas_db), config)
-            _said("pandas + GX", peers["pandas + GX"])
-
-    # Stamped after the full sync's watermark (its start) and not in the future.
-    changes = folder / "changes.jsonl"
-    stamp = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
-    time.sleep(1.1)
-    changed = dataset.write_changes(items, changes, config.changed_fraction, stamp)
-    with ServerProcess([items, changes], token) as server:
-        incremental = ours("sync", f"bench:{name}:{rows}:incremental", ours_db, server)
-        _said(f"ours, incremental sync ({changed:,} records changed)", incremental)
-        stability_db = databases.create(f"{name}_{rows}_stability", template)
-        extra = ("--profile-top", "25") if profile else ()
-        stability = ours(
-            "stability", f"bench:{name}:{rows}:stability", stability_db, server, *extra
+    def _raw_copy(self) -> Measurement:
+        flat = self.folder / "flat.csv"
+        with flat.open("w", encoding="utf-8", newline="") as out:
+            csv.writer(out).writerows(self.dataset.flat_rows(self.items))
+        return raw_copy.measure(
+            flat,
+            f"peers.raw_{self.dataset.name}",
+            self.dataset.flat_columns,
+            self.databases.url(self._database("copy")),
         )
-        said = ", ".join(f"{k} {v:.1f} s" for k, v in stability.steps.items())
-        say(f"  stability: {said}")
-    if not config.keep:
-        for database in [
-            d for d in databases.created if d.startswith(f"{databases.prefix}_{name}_{rows}_")
-        ]:
-            databases.drop(database)
-    return SizeResult(
-        dataset=name,
-        rows=generated,
-        full=full,
-        incremental=incremental,
-        stability=stability,
-        peers=peers,
-        changed=changed,
-        serving_rate=serving_rate,
-    )
+
+    def _dlt(self, python: Path, server: ServerProcess) -> Measurement:
+        return dlt_peer.measure(
+            python,
+            server.url,
+            self.dataset.api_path,
+            server.token,
+            self.config.page_size,
+            f"dlt_{self.dataset.name}",
+            self.folder / "dlt",
+            self.databases.url(self._database("dlt")),
+        )
+
+    def _pandas(self, server: ServerProcess) -> Measurement:
+        return pandas_gx.measure(
+            self.dataset.name,
+            server.url + self.dataset.api_path,
+            server.token,
+            self.config.page_size,
+            f"peers.pandas_{self.dataset.name}",
+            self.databases.url(self._database("pandas")),
+        )
 
 
-def _said(label: str, measured: Measurement) -> None:
+def _said(label: str, measured: Measurement) -> Measurement:
     say(
         f"  {label}: {measured.rows:,} rows in {measured.seconds:.1f} s"
         f" ({measured.rate:,.0f} rows/s, peak {measured.peak_rss / 2**20:,.0f} MiB)"
     )
-
-
-def _write_csv(path: Path, rows: Iterator[tuple[str | None, ...]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as out:
-        csv.writer(out).writerows(rows)
+    return measured
 
 
 _CURSOR = re.compile(rb'"next_cursor": (?:null|"([^"]*)")')
@@ -308,80 +347,3 @@ def _serving_rate(server: ServerProcess, path: str, page_size: int) -> float:
             params["cursor"] = match.group(1).decode()
     seconds = time.perf_counter() - started
     return server.items / seconds if seconds else 0.0
-
-
-def _raw_copy(dataset: BenchDataset, flat: Path, url: str) -> Measurement:
-    command = python_module(
-        "bench.peers.raw_copy",
-        "--csv",
-        str(flat),
-        "--table",
-        f"peers.raw_{dataset.name}",
-        "--columns",
-        ",".join(dataset.flat_columns),
-    )
-    return run_child("raw COPY", command, {"BENCH_PEER_DB": url})
-
-
-def _pandas(dataset: BenchDataset, server: ServerProcess, url: str, config: Config) -> Measurement:
-    command = python_module(
-        "bench.peers.pandas_gx",
-        "--dataset",
-        dataset.name,
-        "--api-url",
-        server.url + dataset.api_path,
-        "--page-size",
-        str(config.page_size),
-        "--table",
-        f"peers.pandas_{dataset.name}",
-    )
-    # TQDM_DISABLE: GX draws a progress bar per validation otherwise.
-    env = {"BENCH_PEER_DB": url, "BENCH_API_TOKEN": server.token, "TQDM_DISABLE": "1"}
-    return run_child("pandas + GX", command, env)
-
-
-def _dlt(
-    dataset: BenchDataset,
-    server: ServerProcess,
-    url: str,
-    folder: Path,
-    python: Path | None,
-    config: Config,
-) -> Measurement:
-    assert python is not None
-    command = [
-        str(python),
-        "-m",
-        "bench.peers.dlt_load",
-        "--api-url",
-        server.url,
-        "--path",
-        dataset.api_path,
-        "--page-size",
-        str(config.page_size),
-        "--dataset-name",
-        f"dlt_{dataset.name}",
-        "--pipelines-dir",
-        str(folder / "dlt"),
-    ]
-    env = {
-        "BENCH_API_TOKEN": server.token,
-        "BENCH_DLT_CREDENTIALS": _postgres_uri(url),
-        "DLT_DATA_DIR": str(folder / "dlt"),
-        "RUNTIME__LOG_LEVEL": "ERROR",
-    }
-    return run_child("dlt", command, env)
-
-
-def _postgres_uri(url: str) -> str:
-    """A ``postgresql://`` URI of a libpq string, as dlt's credentials want it: every part
-    given (dlt insists on a host and a password), a socket folder percent-encoded as the host
-    (libpq's own form for it)."""
-    params = conninfo_to_dict(url)
-    user = quote(str(params.get("user") or "postgres"), safe="")
-    # A server that trusts loopback or its socket ignores the password.
-    password = quote(str(params.get("password") or "unused"), safe="")
-    host = quote(str(params.get("host") or "localhost"), safe="")
-    port = params.get("port") or 5432
-    database = quote(str(params["dbname"]), safe="")
-    return f"postgresql://{user}:{password}@{host}:{port}/{database}"

@@ -1,7 +1,7 @@
 """dlt's load of the same records: its REST API source pages our API, its postgres destination
 loads them. dlt validates nothing.
 
-Runs in dlt's own virtualenv (`bench.peers.dlt_venv`), which has neither lienthong nor psycopg
+Runs in dlt's own virtualenv (`bench.peers.dlt_peer`), which has neither lienthong nor psycopg
 3: this module imports only dlt and the standard library, and prints the same JSON report line
 as the other measured steps (see `bench.measure`).
 

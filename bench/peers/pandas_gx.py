@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from bench.datasets import DATASETS, BenchDataset
-from bench.measure import report_line
+from bench.measure import Measurement, python_module, report_line, run_child
 
 
 def fetch(api_url: str, token: str, page_size: int) -> list[dict[str, Any]]:
@@ -102,6 +102,26 @@ def run(dataset: BenchDataset, api_url: str, page_size: int, table: str) -> str:
         method="requests + pd.json_normalize + to_sql (default method) + GX on the DataFrame",
         **counts,
     )
+
+
+def measure(
+    dataset: str, api_url: str, token: str, page_size: int, table: str, url: str
+) -> Measurement:
+    """Run this peer in a fresh process (the harness's side)."""
+    command = python_module(
+        __name__,
+        "--dataset",
+        dataset,
+        "--api-url",
+        api_url,
+        "--page-size",
+        str(page_size),
+        "--table",
+        table,
+    )
+    # TQDM_DISABLE: GX draws a progress bar per validation otherwise.
+    env = {"BENCH_PEER_DB": url, "BENCH_API_TOKEN": token, "TQDM_DISABLE": "1"}
+    return run_child("pandas + GX", command, env)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from bench.measure import report_line
+from bench.measure import Measurement, python_module, report_line, run_child
 
 BLOCK = 1 << 20
 
@@ -45,6 +45,14 @@ def load(url: str, csv_file: Path, table: str, columns: list[str]) -> tuple[int,
         seconds = time.perf_counter() - started
         rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(target)).fetchone()[0]
     return rows, seconds
+
+
+def measure(csv_file: Path, table: str, columns: tuple[str, ...], url: str) -> Measurement:
+    """Run this peer in a fresh process (the harness's side)."""
+    command = python_module(
+        __name__, "--csv", str(csv_file), "--table", table, "--columns", ",".join(columns)
+    )
+    return run_child("raw COPY", command, {"BENCH_PEER_DB": url})
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""dlt's own virtualenv for the benchmark, made on first use from pinned requirements.
+"""The dlt peer, the harness's side: dlt's own virtualenv, made on first use from pinned
+requirements, and the measured run of `bench.peers.dlt_load` in it.
 
 dlt never enters our requirements: it would run in our environment today (pip's dry run only
 adds packages), but what our sync runs with must stay what ``requirements.txt`` says, and dlt's
@@ -13,6 +14,11 @@ import hashlib
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
+
+from psycopg.conninfo import conninfo_to_dict
+
+from bench.measure import Measurement, run_child
 
 BENCH = Path(__file__).resolve().parents[1]
 REQUIREMENTS = Path(__file__).with_name("dlt-requirements.txt")
@@ -49,3 +55,53 @@ def _run(command: list[str]) -> None:
     if done.returncode != 0:
         sys.stderr.write(done.stdout + done.stderr)
         raise RuntimeError(f"making dlt's virtualenv failed: {' '.join(command[:4])} ...")
+
+
+def measure(
+    python: Path,
+    api_url: str,
+    path: str,
+    token: str,
+    page_size: int,
+    dataset_name: str,
+    folder: Path,
+    url: str,
+) -> Measurement:
+    """Run `bench.peers.dlt_load` with dlt's virtualenv's ``python`` in a fresh process;
+    dlt keeps its pipeline state under ``folder``."""
+    command = [
+        str(python),
+        "-m",
+        "bench.peers.dlt_load",
+        "--api-url",
+        api_url,
+        "--path",
+        path,
+        "--page-size",
+        str(page_size),
+        "--dataset-name",
+        dataset_name,
+        "--pipelines-dir",
+        str(folder),
+    ]
+    env = {
+        "BENCH_API_TOKEN": token,
+        "BENCH_DLT_CREDENTIALS": postgres_uri(url),
+        "DLT_DATA_DIR": str(folder),
+        "RUNTIME__LOG_LEVEL": "ERROR",
+    }
+    return run_child("dlt", command, env)
+
+
+def postgres_uri(url: str) -> str:
+    """A ``postgresql://`` URI of a libpq string, as dlt's credentials want it: every part
+    given (dlt insists on a host and a password), a socket folder percent-encoded as the host
+    (libpq's own form for it)."""
+    params = conninfo_to_dict(url)
+    user = quote(str(params.get("user") or "postgres"), safe="")
+    # A server that trusts loopback or its socket ignores the password.
+    password = quote(str(params.get("password") or "unused"), safe="")
+    host = quote(str(params.get("host") or "localhost"), safe="")
+    port = params.get("port") or 5432
+    database = quote(str(params["dbname"]), safe="")
+    return f"postgresql://{user}:{password}@{host}:{port}/{database}"
