@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -47,6 +48,11 @@ class Measurement:
     steps: dict[str, float] = field(default_factory=dict)
     peak_rss: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def peak_with_workers(self) -> int:
+        """Its peak RSS plus that of its largest worker process, if it had any."""
+        return self.peak_rss + int(self.details.get("children_peak_rss") or 0)
 
     @property
     def rate(self) -> float:
@@ -86,9 +92,21 @@ def run_child(name: str, command: list[str], env: dict[str, str] | None = None) 
 
 
 def report_line(rows: int, seconds: float, steps: dict | None = None, **details: Any) -> str:
-    """The JSON line a measured child prints last (see `run_child`)."""
+    """The JSON line a measured child prints last (see `run_child`).
+
+    It carries the peak RSS of the largest process the child itself started and waited for
+    (``children_peak_rss``, bytes; 0 when none): a step that works in worker processes must
+    not look lighter than one that works in threads.
+    """
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
     return json.dumps(
-        {"rows": rows, "seconds": seconds, "steps": steps or {}, "details": details}, default=str
+        {
+            "rows": rows,
+            "seconds": seconds,
+            "steps": steps or {},
+            "details": {**details, "children_peak_rss": children},
+        },
+        default=str,
     )
 
 
