@@ -27,9 +27,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
-# Throughput of a population batch against raw COPY and pandas, measured in the same run.
+# Our whole sync beside raw COPY, pandas + GX and dlt on the same records, in one run; writes
+# docs/BENCHMARKS.md. ROWS=100000,1000000 (the default) sizes it. dlt gets its own virtualenv
+# (bench/.venv-dlt, made on first use). The warehouse: LIENTHONG_WAREHOUSE_URL, else embedded.
 bench: $(STAMP)
-	$(BIN)/python bench/population_load.py --rows $(or $(ROWS),50000)
+	$(BIN)/python -m bench $(if $(ROWS),--rows $(ROWS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -50,4 +52,4 @@ requirements:
 
 clean:
 	-$(BIN)/python -c 'from lienthong.warehouse import embedded; embedded.stop()' 2>/dev/null
-	rm -rf $(VENV) .airflow .lienthong .pytest_cache .ruff_cache
+	rm -rf $(VENV) bench/.venv-dlt .airflow .lienthong .pytest_cache .ruff_cache

@@ -1,0 +1,78 @@
+"""The benchmark itself keeps working: a small run (3,000 records) with every peer, dlt in its
+own virtualenv (made on first use; needs the package index), and its report. Nothing here is
+about time: the test checks that each measurement happened on the same records and that the
+report carries them."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.report import render, targets
+from bench.run import PEERS, Config, run_bench
+
+pytestmark = pytest.mark.bench
+
+ROWS = 3000
+
+
+def test_a_small_bench_measures_ours_and_every_peer_on_the_same_records(pg_admin_url, tmp_path):
+    results = run_bench(Config(admin_url=pg_admin_url, sizes=(ROWS,), workdir=tmp_path))
+
+    [size] = results.sizes
+    assert size.dataset == "population"
+    assert size.rows == ROWS
+    full = size.full.details
+    assert full["status"] == "published"
+    assert full["received"] == ROWS
+    assert full["published"] + full["quarantined"] + full["collapsed"] == ROWS
+    assert full["quarantined"] > 0  # the generator's defects were caught
+    assert set(size.full.steps) == {"extract", "validate", "publish"}
+    assert set(full["timings"]) == {"extract", "validate", "publish"}
+
+    # Every peer loaded every record ours received.
+    assert set(size.peers) == set(PEERS)
+    for measured in size.peers.values():
+        assert measured.rows == ROWS, measured.name
+        assert measured.seconds > 0
+        assert measured.peak_rss > 0
+    pandas = size.peers["pandas + GX"]
+    assert list(pandas.steps) == ["fetch", "normalize", "to_sql", "validate"]
+    assert pandas.details["expectations"] >= 15
+    assert pandas.details["expectations_failed"] > 0  # it sees the same defects
+    assert list(size.peers["dlt"].steps) == ["extract", "normalize", "load"]
+
+    # The incremental sync read the changed records (and, as documented, the few rows at the
+    # watermark's own second again) and published them.
+    assert size.changed == ROWS // 100
+    assert size.changed <= size.incremental.rows <= size.changed + 5
+    assert size.incremental.details["status"] == "published"
+    assert size.incremental.details["quarantined"] == 0
+
+    # Stability: one batch validated three times, the last with statistics; extract profiled.
+    stability = size.stability.details
+    assert [v["label"] for v in stability["validations"]] == [
+        "validate",
+        "validate again",
+        "after VACUUM ANALYZE",
+    ]
+    assert stability["validations"][-1]["statistics"].startswith("statistics from")
+    assert "sync.py" in stability["profile"]
+
+    assert size.full.peak_rss > 100 * 2**20  # the sync's own process, Airflow and GX loaded
+    assert size.serving_rate > 0
+
+    report = render(results)
+    for text in (
+        "## Machine",
+        "## Targets: population",
+        "### population at 3,000 records",
+        "**ours: whole sync**",
+        "ours: incremental sync (30 changed;",
+        "**raw COPY**",
+        "**dlt**",
+        "**pandas + GX**",
+        "after VACUUM ANALYZE",
+        "### Where the time goes: population at 3,000",
+    ):
+        assert text in report
+    assert len(targets(results, "population")) == 6
