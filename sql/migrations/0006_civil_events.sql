@@ -37,17 +37,17 @@ CREATE INDEX ON staging.civil_events (batch_no, event_id);
 
 -- Registries are per province: an event_id is unique within its province only.
 ALTER TABLE core.civil_events
-    ADD COLUMN province  char(2),
+    ADD COLUMN province_code  char(2),
     ADD COLUMN extra     jsonb,
     ADD COLUMN batch_no  bigint REFERENCES audit.batches;
 ALTER TABLE core.civil_events DROP CONSTRAINT civil_events_pkey;
-ALTER TABLE core.civil_events ALTER COLUMN province SET NOT NULL;
+ALTER TABLE core.civil_events ALTER COLUMN province_code SET NOT NULL;
 ALTER TABLE core.civil_events ALTER COLUMN batch_no SET NOT NULL;
-ALTER TABLE core.civil_events ADD PRIMARY KEY (province, event_id);
+ALTER TABLE core.civil_events ADD PRIMARY KEY (province_code, event_id);
 
 COMMENT ON TABLE core.civil_events IS
     'Births and deaths registered in the provinces'' civil-status registries: the newest version of each event. A soft-deleted event stays, with is_deleted; core.civil_events_live is what downstream sees.';
-COMMENT ON COLUMN core.civil_events.province IS 'The registry''s province (current 2-digit code)';
+COMMENT ON COLUMN core.civil_events.province_code IS 'The registry''s province (current 2-digit code)';
 COMMENT ON COLUMN core.civil_events.event_id IS 'The event''s id in its province''s registry';
 COMMENT ON COLUMN core.civil_events.event_type IS 'birth or death';
 COMMENT ON COLUMN core.civil_events.personal_id IS 'Personal ID (số định danh cá nhân) of the person born or deceased';
@@ -62,7 +62,7 @@ COMMENT ON COLUMN core.civil_events.batch_no IS 'The batch that published this v
 
 -- Every version published, in order: when an event was corrected or deleted, and by which batch.
 CREATE TABLE core.civil_events_history (
-    province       char(2) NOT NULL,
+    province_code  char(2) NOT NULL,
     event_id       varchar(32) NOT NULL,
     updated_at     timestamptz NOT NULL,
     event_type     varchar(10) NOT NULL,
@@ -74,13 +74,13 @@ CREATE TABLE core.civil_events_history (
     is_deleted     boolean NOT NULL,
     batch_no       bigint NOT NULL REFERENCES audit.batches,
     published_at   timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (province, event_id, updated_at)
+    PRIMARY KEY (province_code, event_id, updated_at)
 );
 COMMENT ON TABLE core.civil_events_history IS
     'Every version of every civil event ever published, with the batch that published it: corrections and soft deletes, and when';
 
 CREATE VIEW core.civil_events_live AS
-SELECT province, event_id, event_type, personal_id, full_name, event_date, commune_code,
+SELECT province_code, event_id, event_type, personal_id, full_name, event_date, commune_code,
        registered_at, updated_at
 FROM core.civil_events
 WHERE NOT is_deleted;
@@ -95,7 +95,7 @@ CREATE INDEX civil_events_deaths ON core.civil_events (personal_id)
 CREATE TABLE audit.liveness_flags (
     rule_id          text NOT NULL,
     personal_id      char(12) NOT NULL,
-    province         char(2),          -- of the registry that holds the death
+    province_code    char(2),          -- of the registry that holds the death
     event_id         varchar(32),
     first_flagged_at timestamptz NOT NULL DEFAULT now(),
     cleared_at       timestamptz,      -- when the population record came to reflect it

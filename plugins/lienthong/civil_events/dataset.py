@@ -21,7 +21,7 @@ RECHECK = timedelta(hours=1)
 # to core (an equal updated_at keeps what is there, so a rerun rewrites nothing).
 PUBLISH_SQL = """
 WITH published AS (
-    SELECT b.province, s.event_id, s.event_type, s.personal_id, s.full_name, s.event_day,
+    SELECT b.province AS province_code, s.event_id, s.event_type, s.personal_id, s.full_name, s.event_day,
            s.commune_code, s.registered_ts, s.updated_ts, s.is_deleted, s.extra, s.batch_no
     FROM staging.civil_events s
     JOIN audit.batches b USING (batch_no)
@@ -29,19 +29,19 @@ WITH published AS (
       AND NOT EXISTS (SELECT 1 FROM quarantine.records q
                       WHERE q.batch_no = s.batch_no AND q.row_no = s.row_no)
 ), history AS (
-    INSERT INTO core.civil_events_history (province, event_id, updated_at, event_type,
+    INSERT INTO core.civil_events_history (province_code, event_id, updated_at, event_type,
         personal_id, full_name, event_date, commune_code, registered_at, is_deleted, batch_no)
-    SELECT province, event_id, updated_ts, event_type, personal_id, full_name, event_day,
+    SELECT province_code, event_id, updated_ts, event_type, personal_id, full_name, event_day,
            commune_code, registered_ts, is_deleted, batch_no
     FROM published
-    ON CONFLICT (province, event_id, updated_at) DO NOTHING
+    ON CONFLICT (province_code, event_id, updated_at) DO NOTHING
 )
-INSERT INTO core.civil_events AS c (province, event_id, event_type, personal_id, full_name,
+INSERT INTO core.civil_events AS c (province_code, event_id, event_type, personal_id, full_name,
     event_date, commune_code, registered_at, updated_at, is_deleted, extra, batch_no)
-SELECT province, event_id, event_type, personal_id, full_name, event_day, commune_code,
+SELECT province_code, event_id, event_type, personal_id, full_name, event_day, commune_code,
        registered_ts, updated_ts, is_deleted, extra, batch_no
 FROM published
-ON CONFLICT (province, event_id) DO UPDATE SET
+ON CONFLICT (province_code, event_id) DO UPDATE SET
   (event_type, personal_id, full_name, event_date, commune_code, registered_at, updated_at,
    is_deleted, extra, batch_no)
   = (EXCLUDED.event_type, EXCLUDED.personal_id, EXCLUDED.full_name, EXCLUDED.event_date,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lienthong.dossiers.contract import STAGING_COLUMNS, Preparer
+from lienthong.dossiers.contract import STAGING_COLUMNS, DossierItem, Preparer
+from lienthong.dossiers.export_file import DOCUMENTED_COLUMNS, DossierRow
 from lienthong.dossiers.extraction import take_dossier_file
 from lienthong.landing.intake import settle_files
 from lienthong.pipeline.dataset import Dataset
@@ -30,7 +31,11 @@ SELECT a.province, s.dossier_id, s.procedure_code, s.procedure_name, s.applicant
        l.name, s.file_day, l.file_no, s.line_no, s.batch_no, now()
 FROM staging.dossiers s
 JOIN audit.batches a ON a.batch_no = s.batch_no
-JOIN audit.landing_files l ON l.batch_no = s.batch_no
+-- The delivery the row came in: its own batch's, or for an operator's release of a
+-- quarantined row, the batch it was released from.
+JOIN audit.landing_files l ON l.batch_no = coalesce(
+    (SELECT r.batch_no FROM audit.released_rows r
+     WHERE r.release_batch_no = s.batch_no AND r.release_row_no = s.row_no), s.batch_no)
 WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL
   AND NOT EXISTS (SELECT 1 FROM quarantine.records q
                   WHERE q.batch_no = s.batch_no AND q.row_no = s.row_no)
@@ -73,6 +78,16 @@ def suite_parameters(batch: dict[str, Any]) -> dict[str, Any]:
     return {"birth_province_codes": address_codes().birth_province_codes}
 
 
+def _released_dossier(payload: dict[str, Any], staged: dict[str, Any]) -> DossierItem:
+    """A quarantined dossier row read again from its payload (for an operator's release)."""
+    row = DossierRow(
+        line=staged["line_no"],
+        values={column: payload.get(column) for column in DOCUMENTED_COLUMNS},
+        extra={k: v for k, v in payload.items() if k not in DOCUMENTED_COLUMNS},
+    )
+    return DossierItem(row=row, file_day=staged["file_day"])
+
+
 DOSSIERS = Dataset(
     name="dossiers",
     staging_table="staging.dossiers",
@@ -83,6 +98,7 @@ DOSSIERS = Dataset(
     version_column="file_day",
     publish_sql=PUBLISH_SQL,
     preparer=lambda source: Preparer(),
+    release_item=lambda payload, staged: _released_dossier(payload, staged),
     personal_fields=frozenset({"applicant_personal_id", "applicant_name"}),
     extractor=take_dossier_file,
     suite_parameters=suite_parameters,

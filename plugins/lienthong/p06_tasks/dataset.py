@@ -4,9 +4,12 @@ report month and task; every month kept)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from lienthong.landing.intake import settle_files
-from lienthong.p06_tasks.contract import STAGING_COLUMNS, Preparer
+from lienthong.p06_tasks.contract import STAGING_COLUMNS, Preparer, TaskItem
 from lienthong.p06_tasks.extraction import take_task_workbook
+from lienthong.p06_tasks.workbook import DroppedRow, task_row_from_typed
 from lienthong.pipeline.dataset import Dataset
 
 # The workbook is the month's whole snapshot: its valid rows are the month's rows.
@@ -22,7 +25,11 @@ SELECT a.province, s.report_month, s.task_code, s.stt, s.task_group, s.content,
        l.name, l.file_no, s.sheet_row, s.batch_no, now()
 FROM staging.p06_tasks s
 JOIN audit.batches a ON a.batch_no = s.batch_no
-JOIN audit.landing_files l ON l.batch_no = s.batch_no
+-- The delivery the row came in: its own batch's, or for an operator's release of a
+-- quarantined row, the batch it was released from.
+JOIN audit.landing_files l ON l.batch_no = coalesce(
+    (SELECT r.batch_no FROM audit.released_rows r
+     WHERE r.release_batch_no = s.batch_no AND r.release_row_no = s.row_no), s.batch_no)
 WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL
   AND NOT EXISTS (SELECT 1 FROM quarantine.records q
                   WHERE q.batch_no = s.batch_no AND q.row_no = s.row_no)
@@ -50,6 +57,15 @@ WHERE l.batch_no = %(batch_no)s AND q.batch_no = e.batch_no AND q.status = 'held
 """,
 )
 
+
+def _released_task(payload: dict[str, Any], staged: dict[str, Any]) -> TaskItem:
+    """A quarantined task row read again from its payload (for an operator's release)."""
+    row = task_row_from_typed(staged["sheet_row"], payload)
+    if isinstance(row, DroppedRow):
+        raise ValueError(f"row {staged['sheet_row']} is now a {row.reason} row: nothing to release")
+    return TaskItem(row=row, report_month=staged["report_month"])
+
+
 P06_TASKS = Dataset(
     name="p06_tasks",
     staging_table="staging.p06_tasks",
@@ -60,6 +76,7 @@ P06_TASKS = Dataset(
     version_column="report_month",
     publish_sql=PUBLISH_SQL,
     preparer=lambda source: Preparer(),
+    release_item=lambda payload, staged: _released_task(payload, staged),
     extractor=take_task_workbook,
     incremental=False,
     replaces_sql=REPLACES_SQL,

@@ -38,7 +38,7 @@ import re
 import unicodedata
 import zipfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import date, datetime, time
@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import openpyxl
-from openpyxl.utils.datetime import from_excel
+from openpyxl.utils.datetime import CALENDAR_WINDOWS_1900, from_excel
 from openpyxl.utils.exceptions import InvalidFileException
 
 __all__ = [
@@ -472,6 +472,23 @@ def _read(workbook: Any, name: str) -> TaskWorkbook:
         else:
             rows.append(row)
     return TaskWorkbook(_facts(name, sheet.title, sheet_names, header, rows, dropped), tuple(rows))
+
+
+def task_row_from_typed(number: int, typed: Mapping[str, Any]) -> TaskRow | DroppedRow:
+    """A task row read again from its values as typed (a row's payload, an operator's
+    corrections applied, for a release): the same reading as a row of a sheet."""
+    documented = {header: field for field, header in HEADERS.items()}
+    values: list[Any] = []
+    column_of: dict[str, int] = {}
+    extra_columns: dict[int, str] = {}
+    for header, value in typed.items():
+        values.append(value)
+        if header in documented:
+            column_of[documented[header]] = len(values)
+        else:
+            extra_columns[len(values)] = header
+    # Dates in a payload are ISO text (a serial number would be read in the usual calendar).
+    return _task_row(number, values, column_of, extra_columns, CALENDAR_WINDOWS_1900)
 
 
 def _is_total_label(folded: str) -> bool:

@@ -19,7 +19,7 @@ RULE_ID = "P-L4"
 _LOCK_KEY = 0x706C34
 
 _UNREFLECTED = """
-    SELECT DISTINCT ON (p.personal_id) p.personal_id, e.province, e.event_id
+    SELECT DISTINCT ON (p.personal_id) p.personal_id, e.province_code, e.event_id
     FROM core.civil_events e
     JOIN core.population p ON p.personal_id = e.personal_id
     WHERE e.event_type = 'death' AND NOT e.is_deleted AND p.date_of_death IS NULL
@@ -33,10 +33,10 @@ def evaluate(conn: psycopg.Connection) -> dict[str, int]:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
         conn.execute(f"CREATE TEMP TABLE unreflected ON COMMIT DROP AS {_UNREFLECTED}")
         newly = conn.execute(
-            """INSERT INTO audit.liveness_flags (rule_id, personal_id, province, event_id)
-               SELECT %s, personal_id, province, event_id FROM unreflected
+            """INSERT INTO audit.liveness_flags (rule_id, personal_id, province_code, event_id)
+               SELECT %s, personal_id, province_code, event_id FROM unreflected
                ON CONFLICT (rule_id, personal_id) DO UPDATE
-               SET province = EXCLUDED.province, event_id = EXCLUDED.event_id,
+               SET province_code = EXCLUDED.province_code, event_id = EXCLUDED.event_id,
                    first_flagged_at = CASE WHEN audit.liveness_flags.cleared_at IS NULL
                                            THEN audit.liveness_flags.first_flagged_at
                                            ELSE now() END,
