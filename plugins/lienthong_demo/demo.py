@@ -245,6 +245,12 @@ def _summary(url: str) -> None:
         print(
             f"   {source:<18}{n:>8}{published:>10}{held:>6}{received:>9}{to_core:>9}{quarantined:>9}"
         )
+    held = sum(row[3] for row in rows)
+    if held:
+        print(
+            f"\n{held} batches wait for an operator: `make airflow`, sign in as `operator`, and open"
+            " Data quality in Airflow's menu to review them and the quarantined rows."
+        )
 
 
 def _liveness_summary(url: str) -> None:
