@@ -115,8 +115,16 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
             staging.copy_chunk(conn, dataset, batch_no, prepared)
             received += len(prepared)
             progress.update(received, extraction.announced_total)
+        copied = time.monotonic()
         staging.collapse_duplicates(conn, dataset, batch_no)
         new_fields = staging.new_fields(conn, dataset, batch_no)
+        log.info(
+            "%s batch %s: staged by COPY in %.1f s, copies collapsed in %.1f s",
+            source.key,
+            batch_no,
+            copied - started,
+            time.monotonic() - copied,
+        )
         batches.update(
             conn,
             batch_no,
