@@ -268,6 +268,39 @@ def test_incremental_run_reads_from_the_watermark(warehouse_url, monkeypatch):
         assert conn.execute("SELECT count(*) FROM core.population").fetchone()[0] == 1000
 
 
+def test_validation_reads_a_vacuumed_analysed_staging(warehouse_url, monkeypatch):
+    # The suites read the batch after a VACUUM (hint bits set, pages all-visible) and with
+    # statistics: otherwise the same batch validates at a speed that depends on autovacuum.
+    with ministry(monkeypatch, _clean_items(600)):
+        batch_no = sync.extract("population:vacuum", full=True, now=NOW)
+    query = (
+        "SELECT relpages, relallvisible, reltuples FROM pg_class"
+        " WHERE oid = 'staging.population'::regclass"
+    )
+    with psycopg.connect(warehouse_url) as conn:
+        _, visible_before, _ = conn.execute(query).fetchone()
+    assert visible_before == 0  # freshly copied rows are not all-visible yet
+    sync.validate(batch_no)
+    with psycopg.connect(warehouse_url) as conn:
+        pages, visible, tuples = conn.execute(query).fetchone()
+    assert pages > 0 and visible == pages
+    assert tuples >= 600
+
+
+def test_validation_on_a_connection_in_a_transaction_analyses_only(warehouse_url):
+    from lienthong.pipeline.validation import prepare_staging
+
+    with psycopg.connect(warehouse_url) as conn:  # not autocommit: VACUUM would fail here
+        conn.execute("CREATE TABLE staging.vacuum_probe AS SELECT g FROM generate_series(1, 500) g")
+        prepare_staging(conn, "staging.vacuum_probe")
+        pages, visible, tuples = conn.execute(
+            "SELECT relpages, relallvisible, reltuples FROM pg_class"
+            " WHERE oid = 'staging.vacuum_probe'::regclass"
+        ).fetchone()
+        conn.rollback()
+    assert (pages > 0, visible, tuples) == (True, 0, 500)
+
+
 def test_new_fields_are_recorded_and_kept_not_fatal(warehouse_url, monkeypatch):
     items = [{**item, "blood_type": "O", "tax_code": None} for item in _clean_items(300)]
     with ministry(monkeypatch, items):
