@@ -282,8 +282,12 @@ def test_validation_reads_a_vacuumed_analysed_staging(warehouse_url, monkeypatch
     assert visible_before == 0  # freshly copied rows are not all-visible yet
     sync.validate(batch_no)
     with psycopg.connect(warehouse_url) as conn:
-        pages, visible, tuples = conn.execute(query).fetchone()
-    assert pages > 0 and visible == pages
+        _, visible, tuples = conn.execute(query).fetchone()
+        # Pages that hold rows (a bulk-extended table may end in empty pages, never marked).
+        filled = conn.execute(
+            "SELECT count(DISTINCT (ctid::text::point)[0]) FROM staging.population"
+        ).fetchone()[0]
+    assert filled > 0 and visible >= filled
     assert tuples >= 600
 
 
