@@ -62,6 +62,19 @@ def test_load_fills_every_table_and_reloading_changes_nothing(
     )
 
 
+def test_loaded_tables_have_statistics_at_once(reference_conn: psycopg.Connection) -> None:
+    # Never-analysed tables have reltuples -1: the planner would guess their size.
+    load_reference(reference_conn)
+    reference_conn.commit()
+    estimated = dict(
+        reference_conn.execute(
+            "SELECT relname, reltuples::bigint FROM pg_class"
+            " WHERE relnamespace = 'ref'::regnamespace AND relkind = 'r'"
+        ).fetchall()
+    )
+    assert estimated == EXPECTED_ROWS
+
+
 def test_loaded_rows_carry_codes_names_and_sources(reference_conn: psycopg.Connection) -> None:
     load_reference(reference_conn)
     reference_conn.commit()
