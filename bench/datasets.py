@@ -1,11 +1,20 @@
 """The datasets the benchmark runs, and what each brings: one entry a dataset.
 
-Adding a dataset (dossiers, once it is on main) is one `BenchDataset` in `DATASETS` and a
-module like `bench.population` that writes its records and their changed versions, flattens a
-record for raw COPY and gives the pandas peer its suite. Every dataset here is read from an API
-served by `bench.server` (``api_path``, pages of ``items`` with ``next_cursor``); a file-source
-dataset would need its records offered as landing files instead, and its peers to read those:
-that is the seam to widen when one arrives.
+A dataset is read one of two ways, as its source is:
+
+- **API-served** (population): its records are written as JSON lines (``write_records`` into
+  an items file), `bench.server` serves them at ``api_path`` (pages of ``items`` with
+  ``next_cursor``), and our sync and the peers page through that server. It has changed
+  versions (``write_changes``) for an incremental sync.
+- **file-landed** (dossiers): its records are written as a province's file drop under a
+  landing root (``write_records`` into a folder: the export and its manifest in
+  ``landing_folder(root)``); our sync takes the file from a copy of that folder, as the DAG
+  does, and the peers read the same file (``export_file(root)``). A file is its own batch:
+  there is no incremental sync. Its rules may need citizens in ``core.population``
+  (``applicants(root)``: population items the harness publishes first, not timed).
+
+Adding a dataset is one `BenchDataset` in `DATASETS` and a module like `bench.population` or
+`bench.dossiers`.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import population
+from bench import dossiers, population
 
 
 @dataclass(frozen=True)
@@ -26,39 +35,75 @@ class BenchDataset:
     Attributes:
         name: the dataset's name in `lienthong.datasets.CATALOGUE`.
         sizes: the record counts of a default run.
-        api_path: the endpoint our sync and the peers page through.
-        write_items: (path, rows, now) → writes the records as JSON lines, in API order.
-        write_changes: (items, changes, fraction, stamp) → writes new versions of that
-            fraction of the records, stamped ``stamp``, for the incremental sync.
+        write_records: (path, rows, now) → writes the records (an items file for an API
+            dataset, a landing root for a file dataset); returns the count.
         flat_columns: the raw COPY table's columns (text).
-        flat_rows: records file → its rows for raw COPY.
+        flat_rows: the records' path → its rows for raw COPY.
         derive_columns: DataFrame → DataFrame with the columns the peers' suite needs.
-        peer_expectations: today → the GX expectations the pandas peer runs.
+        peer_expectations: (today, the file the peer read or None) → the GX expectations the
+            pandas peer runs.
+        api_path: the endpoint our sync and the peers page through (API datasets).
+        write_changes: (items, changes, fraction, stamp) → writes new versions of that
+            fraction of the records, stamped ``stamp``, for the incremental sync (API
+            datasets).
+        province: the province whose landing folder the file lands in (file datasets).
+        landing_folder: landing root → the province's landing folder (the Source's path).
+        export_file: landing root → the data file the peers read.
+        read_frame: the data file → the pandas peer's DataFrame.
+        applicants: landing root → population items that must be in ``core.population``
+            before our sync, or None.
     """
 
     name: str
     sizes: tuple[int, ...]
-    api_path: str
-    write_items: Callable[[Path, int, datetime], int]
-    write_changes: Callable[[Path, Path, float, datetime], int]
+    write_records: Callable[[Path, int, datetime], int]
     flat_columns: tuple[str, ...]
     flat_rows: Callable[[Path], Iterator[tuple[str | None, ...]]]
     derive_columns: Callable[[Any], Any]
-    peer_expectations: Callable[[datetime], list[Any]]
+    peer_expectations: Callable[[datetime, Path | None], list[Any]]
+    api_path: str | None = None
+    write_changes: Callable[[Path, Path, float, datetime], int] | None = None
+    province: str | None = None
+    landing_folder: Callable[[Path], Path] | None = None
+    export_file: Callable[[Path], Path] | None = None
+    read_frame: Callable[[Path], Any] | None = None
+    applicants: Callable[[Path], Path] | None = None
+
+    @property
+    def file_landed(self) -> bool:
+        """Whether its records are a landed file rather than an API's pages."""
+        return self.api_path is None
+
+    @property
+    def incremental(self) -> bool:
+        """Whether an incremental sync is measured (API datasets with changed versions)."""
+        return self.write_changes is not None
 
 
 DATASETS: dict[str, BenchDataset] = {
     "population": BenchDataset(
         name="population",
         sizes=(100_000, 1_000_000),
-        api_path="/v1/citizens",
-        write_items=population.write_items,
-        write_changes=population.write_changes,
+        write_records=population.write_items,
         flat_columns=population.FLAT_COLUMNS,
         flat_rows=population.flat_rows,
         derive_columns=population.derive_columns,
         peer_expectations=population.peer_expectations,
+        api_path="/v1/citizens",
+        write_changes=population.write_changes,
     ),
-    # "dossiers": BenchDataset(name="dossiers", sizes=(100_000,), ...) once the dataset is
-    # on main (see the module docstring for what a file source needs here).
+    "dossiers": BenchDataset(
+        name="dossiers",
+        sizes=(100_000,),
+        write_records=dossiers.write_export,
+        flat_columns=dossiers.FLAT_COLUMNS,
+        flat_rows=dossiers.flat_rows,
+        derive_columns=dossiers.derive_columns,
+        peer_expectations=dossiers.peer_expectations,
+        province=dossiers.PROVINCE,
+        landing_folder=dossiers.landing_folder,
+        export_file=dossiers.export_csv,
+        read_frame=dossiers.read_frame,
+        applicants=dossiers.applicants_file,
+    ),
 }

@@ -165,8 +165,9 @@ def derive_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([frame, derived], axis=1)
 
 
-def peer_expectations(today: datetime) -> list[Any]:
-    """A GX suite comparable to the population rules, on the normalised DataFrame.
+def peer_expectations(today: datetime, records: Path | None = None) -> list[Any]:
+    """A GX suite comparable to the population rules, on the normalised DataFrame (``records``,
+    the file a file dataset's peer read, is not used: the peer read the API).
 
     One expectation a rule where a built-in fits: P-C1 to P-C7 (ID format, birth province, ID
     against sex/century and year, dates in range, commune in province, code sets), P-S1 (the

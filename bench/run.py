@@ -1,7 +1,7 @@
 """The harness: for each dataset and size, the same records through our sync and every peer,
 in one run, each measured in a fresh process.
 
-Per dataset and size:
+Per size of an API-served dataset (population):
 
 1. the records are generated once into a JSON-lines file (and flattened into a CSV file for
    raw COPY); none of this is timed;
@@ -12,6 +12,18 @@ Per dataset and size:
    with them; our incremental sync is measured;
 5. stability: in a fresh warehouse, one batch is staged (under cProfile at the largest size)
    and validated three times (see `bench.ours`).
+
+Per size of a file-landed dataset (dossiers):
+
+1. the records are generated once as a landed export (file and manifest) under a landing
+   root, with the citizens its applicants are; the citizens are published into the
+   warehouse by a population sync of their own (into a database the others are cloned from);
+   the export's rows are flattened for raw COPY; none of this is timed;
+2. measured, one after another: raw COPY; our whole sync, taking the file from a copy of the
+   landing folder (our sync moves what it took to the archive); dlt and the pandas baseline,
+   reading the same file;
+3. no incremental sync: a file source's batch is one file, there is no watermark to sync from;
+4. stability, as above, on another copy of the landing folder.
 
 Our sync and the stability run each get their own warehouse database, cloned from a template
 migrated once per run; each peer loads a database of its own. All are dropped at the end.
@@ -39,7 +51,14 @@ import requests
 from psycopg import sql
 
 from bench.datasets import DATASETS, BenchDataset
-from bench.measure import Machine, Measurement, load_average, python_module, run_child
+from bench.measure import (
+    Machine,
+    Measurement,
+    StepFailed,
+    load_average,
+    python_module,
+    run_child,
+)
 from bench.peers import dlt_peer, pandas_gx, raw_copy
 from bench.server import ServerProcess
 
@@ -65,7 +84,7 @@ class Config:
     """
 
     admin_url: str
-    datasets: tuple[str, ...] = ("population",)
+    datasets: tuple[str, ...] = tuple(DATASETS)
     sizes: tuple[int, ...] | None = None
     peers: tuple[str, ...] = PEERS
     page_size: int = 5000
@@ -80,16 +99,20 @@ class Config:
 
 @dataclass
 class SizeResult:
-    """Everything measured for one dataset at one size."""
+    """Everything measured for one dataset at one size (``incremental`` None for a file
+    dataset, which has none; ``serving_rate`` 0 when there was no API; ``applicants``: the
+    citizens published first for a dataset whose rules look them up)."""
 
     dataset: str
     rows: int
     full: Measurement
-    incremental: Measurement
+    incremental: Measurement | None
     stability: Measurement
     peers: dict[str, Measurement] = field(default_factory=dict)
     changed: int = 0
     serving_rate: float = 0.0
+    file_landed: bool = False
+    applicants: int = 0
 
 
 @dataclass
@@ -130,7 +153,12 @@ def run_bench(config: Config) -> BenchResults:
             shutil.rmtree(workdir, ignore_errors=True)
     results.load_after = load_average()
     results.dlt_method = next(
-        (s.peers["dlt"].details.get("method", "") for s in results.sizes if "dlt" in s.peers), ""
+        (
+            s.peers["dlt"].details.get("method", "")
+            for s in sorted(results.sizes, key=lambda s: s.file_landed)
+            if "dlt" in s.peers
+        ),
+        "",
     )
     return results
 
@@ -208,19 +236,32 @@ class _SizeRun:
 
     def measure(self, dlt_python: Path | None, profile: bool) -> SizeResult:
         """Everything for this size, in order (see the module docstring)."""
+        if self.dataset.file_landed:
+            result = self._measure_file(dlt_python, profile)
+        else:
+            result = self._measure_api(dlt_python, profile)
+        if not self.config.keep:
+            for database in self._created:
+                self.databases.drop(database)
+        return result
+
+    def _measure_api(self, dlt_python: Path | None, profile: bool) -> SizeResult:
         name, rows = self.dataset.name, self.rows
+        assert self.dataset.api_path is not None and self.dataset.write_changes is not None
         say(f"{name} at {rows:,} records: generating")
-        generated = self.dataset.write_items(
+        generated = self.dataset.write_records(
             self.items, rows, datetime.now(UTC) - timedelta(minutes=1)
         )
-        ours_db = self._database("ours", template=True)
+        ours_db = self._database("ours", self.template)
         peers: dict[str, Measurement] = {}
         with ServerProcess([self.items], self.token) as server:
             serving_rate = _serving_rate(server, self.dataset.api_path, self.config.page_size)
             say(f"  API server up ({server.items:,} items, serves {serving_rate:,.0f} items/s)")
             if "raw COPY" in self.config.peers:
-                peers["raw COPY"] = _said("raw COPY", self._raw_copy())
-            full = _said("ours, full sync", self._ours("sync", "full", ours_db, server, "--full"))
+                peers["raw COPY"] = _said("raw COPY", self._raw_copy(self.items))
+            full = _said(
+                "ours, full sync", self._ours("sync", "full", ours_db, self._api(server), "--full")
+            )
             if "dlt" in self.config.peers:
                 assert dlt_python is not None
                 peers["dlt"] = _said("dlt", self._dlt(dlt_python, server))
@@ -235,17 +276,15 @@ class _SizeRun:
             self.items, changes, self.config.changed_fraction, stamp
         )
         with ServerProcess([self.items, changes], self.token) as server:
+            source = self._api(server)
             incremental = _said(
                 f"ours, incremental sync ({changed:,} records changed)",
-                self._ours("sync", "incremental", ours_db, server),
+                self._ours("sync", "incremental", ours_db, source),
             )
             extra = ("--profile-top", "25") if profile else ()
-            stability_db = self._database("stability", template=True)
-            stability = self._ours("stability", "stability", stability_db, server, *extra)
-            say("  stability: " + ", ".join(f"{k} {v:.1f} s" for k, v in stability.steps.items()))
-        if not self.config.keep:
-            for database in self._created:
-                self.databases.drop(database)
+            stability_db = self._database("stability", self.template)
+            stability = self._ours("stability", "stability", stability_db, source, *extra)
+            _said_stability(stability)
         return SizeResult(
             dataset=name,
             rows=generated,
@@ -257,6 +296,84 @@ class _SizeRun:
             serving_rate=serving_rate,
         )
 
+    def _measure_file(self, dlt_python: Path | None, profile: bool) -> SizeResult:
+        name, rows = self.dataset.name, self.rows
+        assert self.dataset.export_file is not None
+        say(f"{name} at {rows:,} records: generating")
+        root = self.folder / "export"
+        generated = self.dataset.write_records(root, rows, datetime.now(UTC))
+        data = self.dataset.export_file(root)
+        say(f"  landed {data.name} ({data.stat().st_size / 2**20:,.1f} MiB) and its manifest")
+        base, applicants = self._with_applicants(root)
+        peers: dict[str, Measurement] = {}
+        if "raw COPY" in self.config.peers:
+            peers["raw COPY"] = _said("raw COPY", self._raw_copy(root))
+        ours_db = self._database("ours", base)
+        full = _said(
+            "ours, full sync",
+            self._ours("sync", "full", ours_db, self._landed(root, "full"), "--full"),
+        )
+        if "dlt" in self.config.peers:
+            assert dlt_python is not None
+            peers["dlt"] = _said("dlt", self._dlt(dlt_python, None, data))
+        if "pandas + GX" in self.config.peers:
+            peers["pandas + GX"] = _said("pandas + GX", self._pandas(None, data))
+        say("  no incremental sync: a file source's batch is one file")
+        extra = ("--profile-top", "25") if profile else ()
+        stability_db = self._database("stability", base)
+        stability = self._ours(
+            "stability", "stability", stability_db, self._landed(root, "stability"), *extra
+        )
+        _said_stability(stability)
+        return SizeResult(
+            dataset=name,
+            rows=generated,
+            full=full,
+            incremental=None,
+            stability=stability,
+            peers=peers,
+            file_landed=True,
+            applicants=applicants,
+        )
+
+    def _with_applicants(self, root: Path) -> tuple[str, int]:
+        """The database our syncs start from, and how many citizens it holds: the template,
+        or for a dataset with applicants a clone of it where a population sync (not timed)
+        published them."""
+        if self.dataset.applicants is None:
+            return self.template, 0
+        base = self._database("base", self.template)
+        with ServerProcess([self.dataset.applicants(root)], self.token) as server:
+            source = {
+                "dataset": "population",
+                "conn_id": "bench_population",
+                "page_size": self.config.page_size,
+            }
+            env = {"AIRFLOW_CONN_BENCH_POPULATION": server.airflow_connection()}
+            done = self._ours("sync", "applicants", base, (source, env), "--full")
+        status = done.details.get("status")
+        if status != "published" or done.details.get("published") != done.rows:
+            raise StepFailed(f"publishing the applicants: batch {status}, {done.details}")
+        say(f"  {done.rows:,} applicants published into core.population (not timed)")
+        return base, done.rows
+
+    def _landed(self, root: Path, kind: str) -> tuple[dict, dict]:
+        """A fresh copy of the landing folder for one of our runs (a run moves the file it
+        took to the archive beside the folder); the file Source's fields."""
+        assert self.dataset.landing_folder is not None
+        folder = self.dataset.landing_folder(root)
+        copy = self.folder / f"landing-{kind}" / folder.relative_to(root)
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        shutil.copytree(folder, copy)
+        source = {"dataset": self.dataset.name, "province": self.dataset.province}
+        return source | {"path": str(copy)}, {}
+
+    def _api(self, server: ServerProcess) -> tuple[dict, dict]:
+        """The API Source's fields, and the environment naming its Airflow connection."""
+        name = self.dataset.name
+        source = {"dataset": name, "conn_id": f"bench_{name}", "page_size": self.config.page_size}
+        return source, {f"AIRFLOW_CONN_BENCH_{name.upper()}": server.airflow_connection()}
+
     @property
     def _prefix(self) -> str:
         return f"{self.databases.prefix}_{self.dataset.name}_{self.rows}_"
@@ -265,32 +382,29 @@ class _SizeRun:
     def _created(self) -> list[str]:
         return [name for name in self.databases.created if name.startswith(self._prefix)]
 
-    def _database(self, role: str, *, template: bool = False) -> str:
-        return self.databases.create(
-            f"{self.dataset.name}_{self.rows}_{role}", self.template if template else None
-        )
+    def _database(self, role: str, template: str | None = None) -> str:
+        return self.databases.create(f"{self.dataset.name}_{self.rows}_{role}", template)
 
     def _ours(
-        self, mode: str, kind: str, database: str, server: ServerProcess, *extra: str
+        self, mode: str, kind: str, database: str, source: tuple[dict, dict], *extra: str
     ) -> Measurement:
-        name = self.dataset.name
-        source = {"dataset": name, "conn_id": f"bench_{name}", "page_size": self.config.page_size}
+        fields, source_env = source
         env = {
             "LIENTHONG_WAREHOUSE_URL": self.databases.url(database),
-            f"AIRFLOW_CONN_BENCH_{name.upper()}": server.airflow_connection(),
+            **source_env,
             "AIRFLOW_HOME": str(self.folder / "airflow"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         }
-        batch_key = f"bench:{name}:{self.rows}:{kind}"
+        batch_key = f"bench:{self.dataset.name}:{self.rows}:{kind}"
         command = python_module(
-            "bench.ours", mode, "--source", json.dumps(source), "--batch-key", batch_key, *extra
+            "bench.ours", mode, "--source", json.dumps(fields), "--batch-key", batch_key, *extra
         )
         return run_child(f"ours {mode}", command, env)
 
-    def _raw_copy(self) -> Measurement:
+    def _raw_copy(self, records: Path) -> Measurement:
         flat = self.folder / "flat.csv"
         with flat.open("w", encoding="utf-8", newline="") as out:
-            csv.writer(out).writerows(self.dataset.flat_rows(self.items))
+            csv.writer(out).writerows(self.dataset.flat_rows(records))
         return raw_copy.measure(
             flat,
             f"peers.raw_{self.dataset.name}",
@@ -298,27 +412,35 @@ class _SizeRun:
             self.databases.url(self._database("copy")),
         )
 
-    def _dlt(self, python: Path, server: ServerProcess) -> Measurement:
+    def _dlt(
+        self, python: Path, server: ServerProcess | None, data: Path | None = None
+    ) -> Measurement:
         return dlt_peer.measure(
             python,
-            server.url,
+            server.url if server else None,
             self.dataset.api_path,
-            server.token,
+            server.token if server else "",
             self.config.page_size,
             f"dlt_{self.dataset.name}",
             self.folder / "dlt",
             self.databases.url(self._database("dlt")),
+            csv_file=data,
         )
 
-    def _pandas(self, server: ServerProcess) -> Measurement:
+    def _pandas(self, server: ServerProcess | None, data: Path | None = None) -> Measurement:
         return pandas_gx.measure(
             self.dataset.name,
-            server.url + self.dataset.api_path,
-            server.token,
+            server.url + str(self.dataset.api_path) if server else None,
+            server.token if server else "",
             self.config.page_size,
             f"peers.pandas_{self.dataset.name}",
             self.databases.url(self._database("pandas")),
+            csv_file=data,
         )
+
+
+def _said_stability(stability: Measurement) -> None:
+    say("  stability: " + ", ".join(f"{k} {v:.1f} s" for k, v in stability.steps.items()))
 
 
 def _said(label: str, measured: Measurement) -> Measurement:

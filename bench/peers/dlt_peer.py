@@ -59,24 +59,27 @@ def _run(command: list[str]) -> None:
 
 def measure(
     python: Path,
-    api_url: str,
-    path: str,
+    api_url: str | None,
+    path: str | None,
     token: str,
     page_size: int,
     dataset_name: str,
     folder: Path,
     url: str,
+    csv_file: Path | None = None,
 ) -> Measurement:
-    """Run `bench.peers.dlt_load` with dlt's virtualenv's ``python`` in a fresh process;
-    dlt keeps its pipeline state under ``folder``."""
+    """Run `bench.peers.dlt_load` with dlt's virtualenv's ``python`` in a fresh process, on
+    the API at ``api_url`` + ``path`` or on the landed file ``csv_file``; dlt keeps its
+    pipeline state under ``folder``."""
+    if csv_file is not None:
+        source = ["--csv", str(csv_file)]
+    else:
+        source = ["--api-url", str(api_url), "--path", str(path)]
     command = [
         str(python),
         "-m",
         "bench.peers.dlt_load",
-        "--api-url",
-        api_url,
-        "--path",
-        path,
+        *source,
         "--page-size",
         str(page_size),
         "--dataset-name",

@@ -1,13 +1,16 @@
-"""The pandas baseline: page the API, ``json_normalize``, ``to_sql``, then validate the
-DataFrame with Great Expectations: the loader people write by hand.
+"""The pandas baseline: page the API, ``json_normalize`` (or ``read_csv`` a landed file),
+``to_sql``, then validate the DataFrame with Great Expectations: the loader people write by
+hand.
 
 ``python -m bench.peers.pandas_gx --dataset NAME --api-url URL --page-size N --table s.name``
-with the bearer token in ``BENCH_API_TOKEN`` and the database in ``BENCH_PEER_DB``.
+with the bearer token in ``BENCH_API_TOKEN`` and the database in ``BENCH_PEER_DB``; for a
+file dataset ``--csv FILE`` instead of ``--api-url`` and ``--page-size``.
 
-Each part is timed: ``fetch`` (``requests`` pages, ``json()``), ``normalize``
-(``pd.json_normalize``), ``to_sql`` (pandas' default method through SQLAlchemy 2 and psycopg 3,
-whose batched ``executemany`` ("insertmanyvalues") ran 15× faster here than
-``method="multi"``: the baseline is pandas at its best, not at its worst) and ``validate``
+Each part is timed: ``fetch`` (``requests`` pages, ``json()``) and ``normalize``
+(``pd.json_normalize``), or for a file ``read_csv`` (the dataset's ``read_frame``); ``to_sql``
+(pandas' default method through SQLAlchemy 2 and psycopg 3, whose batched ``executemany``
+("insertmanyvalues") ran 15× faster here than ``method="multi"``: the baseline is pandas at
+its best, not at its worst) and ``validate``
 (the dataset's derived columns, then its GX suite on the DataFrame through an ephemeral
 context, ``result_format="COMPLETE"`` so that, like our sync, it names the failing rows). It
 neither quarantines nor upserts.
@@ -19,6 +22,7 @@ import argparse
 import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -43,15 +47,16 @@ def fetch(api_url: str, token: str, page_size: int) -> list[dict[str, Any]]:
             params["cursor"] = page["next_cursor"]
 
 
-def validate(dataset: BenchDataset, frame: Any) -> dict[str, int]:
-    """Run the dataset's peer suite on ``frame``; counts of expectations and failures."""
+def validate(dataset: BenchDataset, frame: Any, records: Path | None = None) -> dict[str, int]:
+    """Run the dataset's peer suite on ``frame`` (read from ``records`` for a file dataset);
+    counts of expectations and failures."""
     import great_expectations as gx
 
     context = gx.get_context(mode="ephemeral")
     asset = context.data_sources.add_pandas("bench").add_dataframe_asset("records")
     definition = asset.add_batch_definition_whole_dataframe("all")
     suite = gx.ExpectationSuite(name="peer")
-    for expectation in dataset.peer_expectations(datetime.now(UTC)):
+    for expectation in dataset.peer_expectations(datetime.now(UTC), records):
         suite.add_expectation(expectation)
     batch = definition.get_batch(batch_parameters={"dataframe": dataset.derive_columns(frame)})
     result = batch.validate(suite, result_format="COMPLETE")
@@ -63,8 +68,15 @@ def validate(dataset: BenchDataset, frame: Any) -> dict[str, int]:
     }
 
 
-def run(dataset: BenchDataset, api_url: str, page_size: int, table: str) -> str:
-    """The whole baseline; its report line."""
+def run(
+    dataset: BenchDataset,
+    api_url: str | None,
+    page_size: int,
+    table: str,
+    csv_file: Path | None = None,
+) -> str:
+    """The whole baseline, from the API at ``api_url`` or the file ``csv_file``; its report
+    line."""
     # Imported before the clock starts, as in every measured process (see bench.ours).
     import great_expectations  # noqa: F401
     import pandas as pd
@@ -81,11 +93,19 @@ def run(dataset: BenchDataset, api_url: str, page_size: int, table: str) -> str:
         steps[name] = now - started
         started = now
 
-    items = fetch(api_url, os.environ["BENCH_API_TOKEN"], page_size)
-    lap("fetch")
-    frame = pd.json_normalize(items)
-    del items
-    lap("normalize")
+    if csv_file is not None:
+        assert dataset.read_frame is not None
+        frame = dataset.read_frame(csv_file)
+        lap("read_csv")
+        method = "pd.read_csv + to_sql (default method) + GX on the DataFrame"
+    else:
+        assert api_url is not None
+        items = fetch(api_url, os.environ["BENCH_API_TOKEN"], page_size)
+        lap("fetch")
+        frame = pd.json_normalize(items)
+        del items
+        lap("normalize")
+        method = "requests + pd.json_normalize + to_sql (default method) + GX on the DataFrame"
     schema, _, name = table.partition(".")
     engine = sqlalchemy.create_engine(sqlalchemy_url(os.environ["BENCH_PEER_DB"]))
     with engine.begin() as conn:
@@ -93,27 +113,28 @@ def run(dataset: BenchDataset, api_url: str, page_size: int, table: str) -> str:
         frame.to_sql(name, conn, schema=schema, index=False)
     engine.dispose()
     lap("to_sql")
-    counts = validate(dataset, frame)
+    counts = validate(dataset, frame, csv_file)
     lap("validate")
-    return report_line(
-        len(frame),
-        time.perf_counter() - began,
-        steps,
-        method="requests + pd.json_normalize + to_sql (default method) + GX on the DataFrame",
-        **counts,
-    )
+    return report_line(len(frame), time.perf_counter() - began, steps, method=method, **counts)
 
 
 def measure(
-    dataset: str, api_url: str, token: str, page_size: int, table: str, url: str
+    dataset: str,
+    api_url: str | None,
+    token: str,
+    page_size: int,
+    table: str,
+    url: str,
+    csv_file: Path | None = None,
 ) -> Measurement:
-    """Run this peer in a fresh process (the harness's side)."""
+    """Run this peer in a fresh process (the harness's side): on the API at ``api_url``, or
+    on the file ``csv_file``."""
+    source = ["--csv", str(csv_file)] if csv_file is not None else ["--api-url", str(api_url)]
     command = python_module(
         __name__,
         "--dataset",
         dataset,
-        "--api-url",
-        api_url,
+        *source,
         "--page-size",
         str(page_size),
         "--table",
@@ -127,11 +148,14 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True, choices=sorted(DATASETS))
-    parser.add_argument("--api-url", required=True)
-    parser.add_argument("--page-size", type=int, required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--api-url")
+    where.add_argument("--csv", type=Path, help="a file dataset's data file")
+    parser.add_argument("--page-size", type=int, default=5000)
     parser.add_argument("--table", required=True)
     args = parser.parse_args()
-    print(run(DATASETS[args.dataset], args.api_url, args.page_size, args.table), flush=True)
+    dataset = DATASETS[args.dataset]
+    print(run(dataset, args.api_url, args.page_size, args.table, args.csv), flush=True)
 
 
 if __name__ == "__main__":

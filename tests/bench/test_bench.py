@@ -1,7 +1,7 @@
-"""The benchmark itself keeps working: a small run (3,000 records) with every peer, dlt in its
-own virtualenv (made on first use; needs the package index), and its report. Nothing here is
-about time: the test checks that each measurement happened on the same records and that the
-report carries them."""
+"""The benchmark itself keeps working: a small run of each dataset (population at 3,000
+records, dossiers at 2,000) with every peer, dlt in its own virtualenv (made on first use;
+needs the package index), and its report. Nothing here is about time: the tests check that
+each measurement happened on the same records and that the report carries them."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from bench.run import PEERS, Config, run_bench
 pytestmark = pytest.mark.bench
 
 ROWS = 3000
+DOSSIER_ROWS = 2000
 
 
 def test_a_small_bench_measures_ours_and_every_peer_on_the_same_records(pg_admin_url, tmp_path):
-    results = run_bench(Config(admin_url=pg_admin_url, sizes=(ROWS,), workdir=tmp_path))
+    results = run_bench(
+        Config(admin_url=pg_admin_url, datasets=("population",), sizes=(ROWS,), workdir=tmp_path)
+    )
 
     [size] = results.sizes
     assert size.dataset == "population"
@@ -41,6 +44,7 @@ def test_a_small_bench_measures_ours_and_every_peer_on_the_same_records(pg_admin
     assert pandas.details["expectations_failed"] > 0  # it sees the same defects
     assert list(size.peers["dlt"].steps) == ["extract", "normalize", "load"]
 
+    assert size.incremental is not None
     # The incremental sync read the changed records (and, as documented, the few rows at the
     # watermark's own second again) and published them.
     assert size.changed == ROWS // 100
@@ -76,3 +80,71 @@ def test_a_small_bench_measures_ours_and_every_peer_on_the_same_records(pg_admin
     ):
         assert text in report
     assert len(targets(results, "population")) == 6
+
+
+def test_a_small_dossiers_bench_lands_one_file_that_ours_and_every_peer_load(
+    pg_admin_url, tmp_path
+):
+    results = run_bench(
+        Config(
+            admin_url=pg_admin_url,
+            datasets=("dossiers",),
+            sizes=(DOSSIER_ROWS,),
+            workdir=tmp_path,
+        )
+    )
+
+    [size] = results.sizes
+    assert size.dataset == "dossiers"
+    assert size.file_landed
+    assert size.rows == DOSSIER_ROWS
+    assert size.applicants > 0  # published first, for rule D-C4
+    full = size.full.details
+    assert full["status"] == "published"
+    assert full["received"] == DOSSIER_ROWS
+    assert full["published"] + full["quarantined"] + full["collapsed"] == DOSSIER_ROWS
+    assert full["quarantined"] > 0  # the generator's defects were caught
+    assert full["published"] > 0.95 * DOSSIER_ROWS
+    assert set(full["timings"]) == {"extract", "validate", "publish"}
+
+    # Every peer loaded every row of the file ours received.
+    assert set(size.peers) == set(PEERS)
+    for measured in size.peers.values():
+        assert measured.rows == DOSSIER_ROWS, measured.name
+        assert measured.seconds > 0
+        assert measured.peak_rss > 0
+    pandas = size.peers["pandas + GX"]
+    assert list(pandas.steps) == ["read_csv", "to_sql", "validate"]
+    assert pandas.details["expectations"] >= 15
+    assert pandas.details["expectations_failed"] > 0  # it sees the same defects
+    dlt = size.peers["dlt"]
+    assert list(dlt.steps) == ["extract", "normalize", "load"]
+    assert "filesystem" in dlt.details["method"]
+
+    # A file source has no incremental sync; the stability run still stages and validates.
+    assert size.incremental is None
+    stability = size.stability.details
+    assert stability["received"] == DOSSIER_ROWS
+    assert [v["label"] for v in stability["validations"]] == [
+        "validate",
+        "validate again",
+        "after VACUUM ANALYZE",
+    ]
+    assert "sync.py" in stability["profile"]
+
+    report = render(results)
+    for text in (
+        "## dossiers",
+        "### dossiers at 2,000 records",
+        "no incremental sync",
+        "**ours: whole sync**",
+        "**raw COPY**",
+        "**dlt**",
+        "**pandas + GX**",
+        "pandas + GX: read_csv",
+        "### Where the time goes: dossiers at 2,000",
+    ):
+        assert text in report
+    assert "## Targets: dossiers" not in report
+    assert "ours: incremental sync" not in report
+    assert targets(results, "population") == []
