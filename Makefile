@@ -28,10 +28,12 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 # Our whole sync beside raw COPY, pandas + GX and dlt on the same records, in one run; writes
-# docs/BENCHMARKS.md. ROWS=100000,1000000 (the default) sizes it. dlt gets its own virtualenv
-# (bench/.venv-dlt, made on first use). The warehouse: LIENTHONG_WAREHOUSE_URL, else embedded.
+# docs/BENCHMARKS.md. By default population at 100k and 1M records and dossiers at 100k;
+# ROWS=3000 (or ROWS=100000,1000000) sizes every dataset, DATASETS=dossiers runs one. dlt gets
+# its own virtualenv (bench/.venv-dlt, made on first use). The warehouse:
+# LIENTHONG_WAREHOUSE_URL, else embedded.
 bench: $(STAMP)
-	$(BIN)/python -m bench $(if $(ROWS),--rows $(ROWS))
+	$(BIN)/python -m bench $(if $(ROWS),--rows $(ROWS)) $(if $(DATASETS),--datasets $(DATASETS))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,8 +2,10 @@
 
 Examples::
 
-    make bench                          # population at 100k and 1M, every peer
-    make bench ROWS=3000                # one small size
+    make bench                          # population at 100k and 1M, dossiers at 100k
+    make bench ROWS=3000                # one small size, every dataset
+    make bench DATASETS=dossiers        # one dataset at its own sizes
+    python -m bench --datasets dossiers --rows 100000
     python -m bench --rows 100000 --peers copy,dlt --out /tmp/bench.md
 """
 
@@ -30,7 +32,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--rows", type=_sizes, help="record counts, comma-separated (default: each dataset's)"
     )
-    parser.add_argument("--datasets", default=",".join(DATASETS), help=f"of {', '.join(DATASETS)}")
+    parser.add_argument(
+        "--datasets",
+        default=",".join(DATASETS),
+        help=f"comma-separated, of {', '.join(DATASETS)} (default: all)",
+    )
     parser.add_argument(
         "--peers", default=",".join(PEER_OPTIONS), help=f"of {', '.join(PEER_OPTIONS)}"
     )
@@ -48,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     unknown += [name for name in peers if name not in PEER_OPTIONS]
     if unknown:
         parser.error(f"unknown dataset or peer: {', '.join(unknown)}")
+    if not datasets:
+        parser.error("no dataset to run")
     if args.warehouse:
         admin_url = args.warehouse
     else:

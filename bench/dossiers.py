@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -83,6 +84,8 @@ def write_export(root: Path, rows: int, now: datetime) -> int:
     delivery = generate_dossier_delivery(
         PROVINCE, day, count=rows, seed=SEED, defect_rate=DEFECT_RATE, population=people
     )
+    # One export in the folder: a run on a kept workdir replaces the earlier day's.
+    shutil.rmtree(landing_folder(root), ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
     delivery.write(root)
     with applicants_file(root).open("w", encoding="utf-8") as out:

@@ -171,24 +171,23 @@ def _method(results: BenchResults) -> list[str]:
     dlt = _dlt_method(results, file_landed=False) or "rest_api_source → postgres"
     files = [s for s in results.sizes if s.file_landed]
     lines = [
-        "- **Records** (population): `lienthong_demo.citizens`, seed 1, 2 % rows with one labelled defect"
-        " each (every population defect but future stamps, which the API would send again in"
-        " every incremental walk), written as JSON lines; `bench/server.py` serves them over"
-        " loopback from its own process, pages pre-encoded, so its time and memory are not"
-        " the sync's. Everyone asks for pages of"
-        f" {config.page_size:,} items.",
+        "- **Records** (population): `lienthong_demo.citizens`, seed 1, 2 % rows with one"
+        " labelled defect each (every population defect but future stamps, which the API would"
+        " send again in every incremental walk), written as JSON lines; `bench/server.py`"
+        " serves them over loopback from its own process, pages pre-encoded, so its time and"
+        f" memory are not the sync's. Everyone asks for pages of {config.page_size:,} items.",
         "- **ours**: `lienthong.pipeline.sync` extract → validate → publish, as the DAG's tasks"
         " call it, every rule; a fresh process per sync; the steps are the seconds the"
         " mechanism records in `audit.batches.timings`.",
         "- **raw COPY** (the floor): the same records, flattened beforehand into a CSV file"
         " (not timed), sent by `COPY ... FROM STDIN (FORMAT csv)` into an unindexed table of"
         " text columns.",
-        "- **pandas + GX** (population): `requests` pages → `pd.json_normalize` → `to_sql` (pandas' default"
-        " method: SQLAlchemy 2's batched executemany, 15× faster here than `method='multi'`)"
-        f" → a GX suite of {_expectations(results, file_landed=False)} built-in expectations comparable to our"
-        " rules, on the DataFrame and columns derived with pandas where needed"
-        " (`result_format='COMPLETE'`, so it names the failing rows); it neither quarantines"
-        " nor upserts.",
+        "- **pandas + GX** (population): `requests` pages → `pd.json_normalize` → `to_sql`"
+        " (pandas' default method: SQLAlchemy 2's batched executemany, 15× faster here than"
+        f" `method='multi'`) → a GX suite of {_expectations(results, file_landed=False)} built-in"
+        " expectations comparable to our rules, on the DataFrame and columns derived with"
+        " pandas where needed (`result_format='COMPLETE'`, so it names the failing rows); it"
+        " neither quarantines nor upserts.",
         f"- **dlt** {dlt_version()} in its own virtualenv (population): {dlt}; validates nothing.",
         *(_file_method(results) if files else ()),
         "- **seconds**: measured inside each process around its work; process start-up and"
@@ -362,7 +361,10 @@ def _where_the_time_goes(size: SizeResult) -> list[str]:
     )
     extract_rate = full.rows / float(steps.get("extract", full.seconds))
     if size.file_landed:
-        extraction = f"- The extraction (reading the file, checking, COPY) ran at {extract_rate:,.0f} rows/s."
+        extraction = (
+            f"- The extraction (reading the file, checking, COPY) ran at {extract_rate:,.0f}"
+            " rows/s."
+        )
     else:
         extraction = (
             f"- The extraction ran at {extract_rate:,.0f} rows/s; the server alone delivers"
