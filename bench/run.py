@@ -3,8 +3,8 @@ in one run, each measured in a fresh process.
 
 Per size of an API-served dataset (population):
 
-1. the records are generated once into a JSON-lines file (and flattened into a CSV file for
-   raw COPY); none of this is timed;
+1. the records are generated once, in a process of their own (`bench.records`), into a
+   JSON-lines file (and flattened into a CSV file for raw COPY); none of this is timed;
 2. `bench.server` serves them over loopback from another process;
 3. measured, one after another: raw COPY of the CSV file; our whole sync (full); dlt; the
    pandas baseline. Ours and the peers read the same pages of the same server;
@@ -15,10 +15,11 @@ Per size of an API-served dataset (population):
 
 Per size of a file-landed dataset (dossiers):
 
-1. the records are generated once as a landed export (file and manifest) under a landing
-   root, with the citizens its applicants are; the citizens are published into the
-   warehouse by a population sync of their own (into a database the others are cloned from);
-   the export's rows are flattened for raw COPY; none of this is timed;
+1. the records are generated once, in a process of their own, as a landed export (file and
+   manifest) under a landing root, with the citizens its applicants are; the citizens are
+   published into the warehouse by a population sync of their own (into a database the
+   others are cloned from); the export's rows are flattened for raw COPY; none of this is
+   timed;
 2. measured, one after another: raw COPY; our whole sync, taking the file from a copy of the
    landing folder (our sync moves what it took to the archive); dlt and the pandas baseline,
    reading the same file;
@@ -60,6 +61,7 @@ from bench.measure import (
     run_child,
 )
 from bench.peers import dlt_peer, pandas_gx, raw_copy
+from bench.records import write_records
 from bench.server import ServerProcess
 
 #: Peers by the name the command line and the report use.
@@ -249,9 +251,7 @@ class _SizeRun:
         name, rows = self.dataset.name, self.rows
         assert self.dataset.api_path is not None and self.dataset.write_changes is not None
         say(f"{name} at {rows:,} records: generating")
-        generated = self.dataset.write_records(
-            self.items, rows, datetime.now(UTC) - timedelta(minutes=1)
-        )
+        generated = write_records(name, self.items, rows, datetime.now(UTC) - timedelta(minutes=1))
         ours_db = self._database("ours", self.template)
         peers: dict[str, Measurement] = {}
         with ServerProcess([self.items], self.token) as server:
@@ -301,7 +301,7 @@ class _SizeRun:
         assert self.dataset.export_file is not None
         say(f"{name} at {rows:,} records: generating")
         root = self.folder / "export"
-        generated = self.dataset.write_records(root, rows, datetime.now(UTC))
+        generated = write_records(name, root, rows, datetime.now(UTC))
         data = self.dataset.export_file(root)
         say(f"  landed {data.name} ({data.stat().st_size / 2**20:,.1f} MiB) and its manifest")
         base, applicants = self._with_applicants(root)
