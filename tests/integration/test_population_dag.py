@@ -128,6 +128,34 @@ def test_dag_test_publishes_a_batch_then_holds_a_bad_one_for_a_person(
     assert TOKEN not in caplog.text + out + err
 
 
+def test_a_run_that_fails_tells_the_webhook_after_the_held_batch(
+    airflow_db, warehouse_url, monkeypatch
+):
+    # With nobody to answer (required_action false), a held batch fails the run: the webhook
+    # hears of the held batch, then of the failed run (a DAG-level callback, which
+    # `airflow dags test` runs with the serialized DAG), both naming the batch.
+    items = [
+        c.item for c in generate_citizens(300, seed=22, defect_rate=0.0, now=datetime.now(UTC))
+    ]
+    dag = _population_dag()
+    with ministry(monkeypatch, items, total_offset=3), WebhookReceiver() as hook:
+        monkeypatch.setenv("AIRFLOW_CONN_LIENTHONG_WEBHOOK", hook.connection)
+        run = dag.test(run_conf={"full": True, "required_action": False})
+    assert run.state == "failed"
+    with psycopg.connect(warehouse_url) as conn:
+        batch_no, status = conn.execute("SELECT batch_no, status FROM audit.batches").fetchone()
+    assert status == "held"
+    assert [m["event"] for m in hook.messages] == ["batch_held", "run_failed"]
+    failed = hook.messages[1]
+    assert (failed["dataset"], failed["batch_no"], failed["dag_id"]) == (
+        "population",
+        batch_no,
+        "population",
+    )
+    assert failed["run_id"] == run.run_id
+    assert f"batch {batch_no}, held" in failed["text"]
+
+
 def test_a_warehouse_connection_that_cannot_be_read_fails_the_run_and_starts_nothing(
     airflow_db, tmp_path
 ):

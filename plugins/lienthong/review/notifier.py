@@ -50,6 +50,14 @@ class WebhookNotifier(BaseNotifier):
         self.endpoint = endpoint
         self.message = message
 
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Render ``endpoint``; also where the context's DAG cannot make a template
+        environment: `airflow dags test` runs DAG-level callbacks with the serialized DAG."""
+        dag = context.get("dag")
+        if dag is not None and not hasattr(dag, "get_template_env"):
+            context = {**context, "dag": None}
+        super().render_template_fields(context, jinja_env)
+
     def notify(self, context: dict[str, Any]) -> None:
         from airflow.providers.http.hooks.http import HttpHook
 
@@ -97,7 +105,7 @@ def run_failed_message(dataset: str, context: dict[str, Any]) -> dict[str, Any]:
     return {
         "event": "run_failed",
         "dataset": dataset,
-        "province": None,
+        "province": batch.get("province") if batch else None,
         "batch_no": batch["batch_no"] if batch else None,
         "dimension": None,
         "rule": None,
