@@ -27,8 +27,8 @@ from lienthong.dossiers.export_file import (
 from lienthong.dossiers.manifest import Manifest, ManifestError, parse_manifest
 from lienthong.landing import ledger
 from lienthong.landing.area import LandingFile
-from lienthong.landing.file_names import FileNameError, parse_dossier_file_name
-from lienthong.landing.intake import Delivery, Stray, Taken, describe, take_next
+from lienthong.landing.file_names import parse_dossier_file_name
+from lienthong.landing.intake import Delivery, Stray, Taken, describe, named_files, take_next
 from lienthong.pipeline.extraction import ExtractRequest
 
 log = logging.getLogger(__name__)
@@ -41,19 +41,9 @@ def group_dossier_files(
     province: str | None, files: list[LandingFile]
 ) -> tuple[list[Delivery], list[Stray]]:
     """The day exports among a landing folder's files: a CSV and its manifest together."""
+    named, strays = named_files(province, files, parse_dossier_file_name)
     days: dict[str, dict[str, Any]] = {}
-    strays: list[Stray] = []
-    for file in files:
-        try:
-            name = parse_dossier_file_name(file.name)
-        except FileNameError as error:
-            strays.append(Stray(file, str(error)))
-            continue
-        if province is not None and name.province_code != province:
-            strays.append(
-                Stray(file, f"a file of province {name.province_code} in the folder of {province}")
-            )
-            continue
+    for file, name in named:
         entry = days.setdefault(name.csv_name, {"day": name.day})
         entry[name.kind] = file
     deliveries = [

@@ -29,6 +29,7 @@ import psycopg
 
 from lienthong.landing import ledger
 from lienthong.landing.area import PLACES, LandingArea, LandingFile
+from lienthong.landing.file_names import FileNameError
 from lienthong.pipeline.extraction import ExtractRequest
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,28 @@ class Stray:
 
 #: Turns the files of a landing folder into deliveries and strays (dataset-specific names).
 Grouping = Callable[[str | None, list[LandingFile]], tuple[list[Delivery], list[Stray]]]
+
+
+def named_files(
+    province: str | None, files: list[LandingFile], parse: Callable[[str], Any]
+) -> tuple[list[tuple[LandingFile, Any]], list[Stray]]:
+    """The files whose name ``parse`` reads as the province's (with what it read), and the
+    strays: a name it refuses (``FileNameError``), or another province's file."""
+    named: list[tuple[LandingFile, Any]] = []
+    strays: list[Stray] = []
+    for file in files:
+        try:
+            name = parse(file.name)
+        except FileNameError as error:
+            strays.append(Stray(file, str(error)))
+            continue
+        if province is not None and name.province_code != province:
+            strays.append(
+                Stray(file, f"a file of province {name.province_code} in the folder of {province}")
+            )
+            continue
+        named.append((file, name))
+    return named, strays
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from typing import Any
 
 from lienthong.landing import ledger
 from lienthong.landing.area import LandingFile
-from lienthong.landing.file_names import FileNameError, parse_task_workbook_name
-from lienthong.landing.intake import Delivery, Stray, Taken, describe, take_next
+from lienthong.landing.file_names import parse_task_workbook_name
+from lienthong.landing.intake import Delivery, Stray, Taken, describe, named_files, take_next
 from lienthong.p06_tasks.contract import TaskItem
 from lienthong.p06_tasks.workbook import TaskWorkbookError, read_task_workbook
 from lienthong.pipeline.extraction import ExtractRequest
@@ -35,20 +35,8 @@ def group_task_workbooks(
     province: str | None, files: list[LandingFile]
 ) -> tuple[list[Delivery], list[Stray]]:
     """The monthly workbooks among a landing folder's files."""
-    deliveries: list[Delivery] = []
-    strays: list[Stray] = []
-    for file in files:
-        try:
-            name = parse_task_workbook_name(file.name)
-        except FileNameError as error:
-            strays.append(Stray(file, str(error)))
-            continue
-        if province is not None and name.province_code != province:
-            strays.append(
-                Stray(file, f"a file of province {name.province_code} in the folder of {province}")
-            )
-            continue
-        deliveries.append(Delivery(name=file.name, period=name.month, data=file))
+    named, strays = named_files(province, files, parse_task_workbook_name)
+    deliveries = [Delivery(name=file.name, period=name.month, data=file) for file, name in named]
     return deliveries, strays
 
 
