@@ -44,6 +44,8 @@ import sqlalchemy as sa
 
 from lienthong.population.personal_id import compose_personal_id
 from lienthong.reference import admin_units
+from lienthong.registry.extraction import DOCUMENTED_COLUMNS as COLUMNS  # the reader's own
+from lienthong.registry.extraction import TABLE
 from lienthong.text import vietnamese
 from lienthong_demo.citizens import Expected, GeneratedCitizen, random_full_name
 from lienthong_demo.registry_databases import registry_hook
@@ -57,21 +59,6 @@ __all__ = [
     "create_registry",
     "generate_registry",
 ]
-
-TABLE = "civil_events"
-
-#: The contract's columns, in its order.
-COLUMNS = (
-    "event_id",
-    "event_type",
-    "personal_id",
-    "full_name",
-    "event_date",
-    "commune_code",
-    "registered_at",
-    "updated_at",
-    "is_deleted",
-)
 
 _QUARANTINED = "quarantined"
 
