@@ -1,6 +1,7 @@
-"""Reading ahead changes nothing but the time: a batch staged while the next page is fetched
-ends exactly as one staged page by page, and a pipelined extraction killed midway, rerun,
-leaves the warehouse a clean run leaves."""
+"""Reading ahead and preparing in worker processes change nothing but the time: a batch staged
+while the next page is fetched, its chunks prepared by workers, ends exactly as one staged page
+by page in one process, and such an extraction killed midway, rerun, leaves the warehouse a
+clean run leaves (and no worker behind)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
+import psutil
 import psycopg
 import pytest
 
 from lienthong.ministry.extraction import CitizenWalk
+from lienthong.pipeline import preparation
 from lienthong.settings import PROJECT_ROOT
 from lienthong.warehouse.connection import with_database
 from lienthong_demo.citizens import generate_citizens
@@ -94,6 +99,41 @@ def test_a_batch_read_ahead_ends_exactly_as_one_read_page_by_page(
     assert ahead == page_by_page
 
 
+class NotingPool(ProcessPoolExecutor):
+    """The workers' pool, noting the first row number of each chunk it is handed."""
+
+    starts: ClassVar[list[int]] = []
+
+    def submit(self, fn, /, *args, **kwargs):
+        NotingPool.starts.append(args[1])
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_batch_prepared_by_workers_ends_exactly_as_one_prepared_in_one_process(
+    warehouse_url, second_warehouse, monkeypatch
+):
+    items = _items()
+    with _pages(items, size=97) as server:
+        monkeypatch.setenv("AIRFLOW_CONN_MINISTRY_POPULATION", server.connection_json(TOKEN))
+        monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "2")
+        monkeypatch.setattr(preparation, "WORKERS_FROM", 300)
+        monkeypatch.setattr(preparation, "ProcessPoolExecutor", NotingPool)
+        NotingPool.starts = []
+        run_batch("population:workers", now=NOW)
+        workers = _state(warehouse_url)
+
+        monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "1")
+        monkeypatch.setattr(CitizenWalk, "read_ahead", False)
+        monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", second_warehouse)
+        run_batch("population:one-process", now=NOW)
+        one_process = _state(second_warehouse)
+    # Four pages of 97 were prepared here, the other nine by the workers.
+    assert NotingPool.starts == list(range(388, len(items), 97))
+    assert workers["batches"][0][1] == len(items)
+    assert workers["fixes"] and workers["quarantine"]
+    assert workers == one_process
+
+
 def test_a_read_ahead_killed_midway_then_rerun_ends_as_a_clean_run(
     warehouse_url, second_warehouse, monkeypatch
 ):
@@ -101,24 +141,32 @@ def test_a_read_ahead_killed_midway_then_rerun_ends_as_a_clean_run(
     with _pages(items, size=100, delay=0.3) as server:
         connection = server.connection_json(TOKEN)
         monkeypatch.setenv("AIRFLOW_CONN_MINISTRY_POPULATION", connection)
-        # A worker reads ahead and is killed (SIGKILL) in the middle of the walk.
+        # A task reads ahead, its chunks prepared by two workers from the second page on, and
+        # is killed (SIGKILL) in the middle of the walk.
         code = (
             "from datetime import datetime;"
+            "from lienthong.pipeline import preparation;"
+            "preparation.WORKERS_FROM = 100;"
             "from tests.integration.population_fixtures import population_sync as s;"
             f"s.extract('population:killed', full=True, now=datetime.fromisoformat('{NOW.isoformat()}'))"
         )
-        worker = subprocess.Popen(
+        task = subprocess.Popen(
             [sys.executable, "-c", code],
-            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "LIENTHONG_PREPARE_WORKERS": "2"},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 60
         while len(server.queries) < 4 and time.monotonic() < deadline:
             time.sleep(0.05)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait()
+        workers = psutil.Process(task.pid).children()
+        task.send_signal(signal.SIGKILL)
+        task.wait()
         assert 4 <= len(server.queries) < 12  # killed midway
+        assert len(workers) == 2
+        # The workers see their task gone and leave.
+        _gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert alive == []
         with psycopg.connect(warehouse_url) as conn:
             assert conn.execute("SELECT status FROM audit.batches").fetchone() == ("extracting",)
             assert conn.execute("SELECT count(*) FROM staging.population").fetchone() == (0,)

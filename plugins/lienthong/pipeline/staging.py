@@ -1,4 +1,5 @@
-"""Staging: a batch's rows land raw (after automatic fixes) by COPY, chunk by chunk.
+"""Staging: a batch's rows land raw (after automatic fixes) by COPY, chunk by chunk, as text
+formatted where they were prepared (`lienthong.pipeline.preparation`).
 
 Preparers hand JSON columns (``payload``, ``extra``) over as JSON text already checked to be
 storable (`lienthong.pipeline.contract.Contract.check`, `storable_json`).
@@ -7,9 +8,13 @@ storable (`lienthong.pipeline.contract.Contract.check`, `storable_json`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg._copy_base import TextFormatter
+from psycopg.adapt import Transformer
 
 from lienthong.pipeline.dataset import Dataset, Fix
 
@@ -27,27 +32,75 @@ def clear(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:
     conn.execute("DELETE FROM audit.fixes WHERE batch_no = %s", (batch_no,))
 
 
+@dataclass(frozen=True)
+class StagedChunk:
+    """A chunk of prepared rows in COPY's text format, ready for the warehouse.
+
+    Attributes:
+        rows: the staging rows (``batch_no`` first, then the dataset's staging columns).
+        fixes: their ``audit.fixes`` rows.
+        count: how many rows ``rows`` holds.
+    """
+
+    rows: bytes
+    fixes: bytes
+    count: int
+
+
+def copy_text(rows: Iterable[Sequence[Any]]) -> bytes:
+    """Rows in COPY's text format, formatted by psycopg without a connection (UTF-8).
+
+    A preparation worker (`lienthong.pipeline.preparation`) formats its own chunks, so that
+    the staging loop only writes bytes. psycopg's formatter, though internal, is the one its
+    ``Copy.write_row`` uses (in C with psycopg-binary): writing our own escaping would be a
+    second, weaker copy of it. Pinned with psycopg; ``tests/unit/test_staging_text.py`` reads
+    every kind of value back.
+    """
+    formatter = TextFormatter(Transformer())
+    out = bytearray()
+    for row in rows:
+        out += formatter.write_row(row)
+    out += formatter.end()
+    return bytes(out)
+
+
+def format_chunk(batch_no: int, prepared: Sequence[tuple[tuple, Iterable[Fix]]]) -> StagedChunk:
+    """A chunk of prepared rows (each with its fixes) as COPY text for ``batch_no``."""
+    rows = copy_text((batch_no, *row) for row, _ in prepared)
+    fixes = copy_text(
+        (batch_no, row[0], fix.rule_id, fix.field, fix.original, fix.fixed)
+        for row, row_fixes in prepared
+        for fix in row_fixes
+    )
+    return StagedChunk(rows, fixes, len(prepared))
+
+
 def copy_chunk(
     conn: psycopg.Connection,
     dataset: Dataset,
     batch_no: int,
     prepared: Sequence[tuple[tuple, Iterable[Fix]]],
 ) -> None:
-    """COPY one chunk of prepared rows, then their fixes (one COPY stream at a time per connection)."""
+    """COPY one chunk of prepared rows, then their fixes."""
+    copy_staged(conn, dataset, format_chunk(batch_no, prepared))
+
+
+def copy_staged(conn: psycopg.Connection, dataset: Dataset, chunk: StagedChunk) -> None:
+    """COPY a formatted chunk's rows, then its fixes (one COPY stream at a time per
+    connection)."""
+    if conn.info.encoding != "utf-8":
+        # The chunk's text is UTF-8 whatever the connection's client encoding was.
+        conn.execute("SET client_encoding TO 'UTF8'")
     columns = sql.SQL(", ").join(map(sql.Identifier, ("batch_no", *dataset.staging_columns)))
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(_table(dataset.staging_table), columns)
     with conn.cursor() as cur:
         with cur.copy(statement) as copy:
-            for row, _ in prepared:
-                copy.write_row((batch_no, *row))
-        with cur.copy(
-            "COPY audit.fixes (batch_no, row_no, rule_id, field, original, fixed) FROM STDIN"
-        ) as copy:
-            for row, fixes in prepared:
-                for fix in fixes:
-                    copy.write_row(
-                        (batch_no, row[0], fix.rule_id, fix.field, fix.original, fix.fixed)
-                    )
+            copy.write(chunk.rows)
+        if chunk.fixes:
+            with cur.copy(
+                "COPY audit.fixes (batch_no, row_no, rule_id, field, original, fixed) FROM STDIN"
+            ) as copy:
+                copy.write(chunk.fixes)
 
 
 def collapse_duplicates(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:

@@ -23,6 +23,7 @@ from lienthong.pipeline import publish as publishing
 from lienthong.pipeline.dataset import Dataset
 from lienthong.pipeline.extraction import ExtractRequest
 from lienthong.pipeline.prefetch import read_ahead
+from lienthong.pipeline.preparation import staged_chunks
 from lienthong.pipeline.progress import Progress
 from lienthong.sources import Source
 from lienthong.warehouse.bootstrap import ensure_ready
@@ -110,10 +111,9 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
         chunks = extraction.chunks()
         if getattr(extraction, "read_ahead", False):
             chunks = read_ahead(chunks)
-        for chunk in chunks:
-            prepared = [preparer.prepare(received + i, item) for i, item in enumerate(chunk)]
-            staging.copy_chunk(conn, dataset, batch_no, prepared)
-            received += len(prepared)
+        for staged in staged_chunks(preparer, batch_no, chunks):
+            staging.copy_staged(conn, dataset, staged)
+            received += staged.count
             progress.update(received, extraction.announced_total)
         copied = time.monotonic()
         staging.collapse_duplicates(conn, dataset, batch_no)

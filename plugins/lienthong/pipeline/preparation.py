@@ -1,0 +1,132 @@
+"""Preparing a batch's items for staging, spread over the machine's cores.
+
+Preparing an item (its contract check, fixes, hash, and the row's COPY text) is Python work
+that holds one core per item; on a large batch that work, not the source or COPY, sets the
+pace. Once a batch has shown itself large, its chunks go to worker processes in order and
+come back as COPY text (`lienthong.pipeline.staging.StagedChunk`), which the staging loop
+writes in the order the chunks were read: the rows, their numbers and their fixes are those of
+a one-process read, only sooner. The same for every dataset: a worker runs the dataset's own
+preparer.
+
+Workers are forked: they need nothing but the preparer, whose modules the parent has loaded
+(spawned or forkserver workers would import the parent's main script, Airflow's CLI, once
+each). They touch neither the parent's connections nor its threads, and leave when the parent
+is gone (killed mid-batch), so a crash leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from lienthong.pipeline.dataset import Preparer
+from lienthong.pipeline.staging import StagedChunk, format_chunk
+
+#: Items prepared in-process before workers start: a small batch is done before they would be.
+WORKERS_FROM = 20_000
+
+#: Chunks each worker may have waiting or done ahead of the staging loop (memory stays flat).
+AHEAD_PER_WORKER = 2
+
+
+def worker_count() -> int:
+    """How many processes prepare a large batch: ``LIENTHONG_PREPARE_WORKERS``, else one per
+    core; 1 prepares every chunk in the task's own process."""
+    configured = os.environ.get("LIENTHONG_PREPARE_WORKERS", "").strip()
+    if not configured:
+        return os.cpu_count() or 1
+    try:
+        count = int(configured)
+    except ValueError:
+        raise ValueError(
+            f"LIENTHONG_PREPARE_WORKERS is {configured!r}, not a whole number of processes"
+        ) from None
+    if count < 1:
+        raise ValueError(f"LIENTHONG_PREPARE_WORKERS is {count}: at least 1 process prepares")
+    return count
+
+
+def prepare_chunk(
+    preparer: Preparer, batch_no: int, start: int, items: Iterable[Any]
+) -> StagedChunk:
+    """One chunk's items, numbered from ``start``, prepared and formatted for COPY."""
+    return format_chunk(
+        batch_no, [preparer.prepare(start + i, item) for i, item in enumerate(items)]
+    )
+
+
+def staged_chunks(
+    preparer: Preparer,
+    batch_no: int,
+    chunks: Iterable[Sequence[Any]],
+    *,
+    workers: int | None = None,
+    workers_from: int | None = None,
+) -> Iterator[StagedChunk]:
+    """The chunks of a batch prepared for COPY, in order: in this process until
+    ``workers_from`` items have been read, then (with ``workers`` above 1) by worker
+    processes, at most ``AHEAD_PER_WORKER`` chunks each ahead of the caller. By default
+    ``workers`` is `worker_count` and ``workers_from`` `WORKERS_FROM`.
+
+    An error in a worker (or a worker's death) is raised here, at the chunk it prepared.
+    """
+    workers = worker_count() if workers is None else workers
+    workers_from = WORKERS_FROM if workers_from is None else workers_from
+    received = 0
+    pool: ProcessPoolExecutor | None = None
+    pending: deque[Future[StagedChunk]] = deque()
+    try:
+        for chunk in chunks:
+            start, received = received, received + len(chunk)
+            if pool is None and (workers < 2 or start < workers_from):
+                yield prepare_chunk(preparer, batch_no, start, chunk)
+                continue
+            if pool is None:
+                pool = ProcessPoolExecutor(
+                    workers,
+                    mp_context=multiprocessing.get_context("fork"),
+                    initializer=_adopt,
+                    initargs=(preparer, os.getpid()),
+                )
+            pending.append(pool.submit(_prepare, batch_no, start, chunk))
+            while len(pending) >= workers * AHEAD_PER_WORKER:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    except BaseException:
+        if pool is not None:
+            # Chunks still queued are not worth waiting for; a running one ends on its own.
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = None
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+
+# The worker's preparer, set once by `_adopt` (forked: it is the parent's, not a copy sent).
+_preparer: Preparer | None = None
+
+
+def _adopt(preparer: Preparer, parent: int) -> None:
+    global _preparer
+    _preparer = preparer
+    threading.Thread(target=_leave_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _leave_with(parent: int) -> None:
+    # A parent killed mid-batch never tells its workers: they would wait for chunks forever.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _prepare(batch_no: int, start: int, items: Sequence[Any]) -> StagedChunk:
+    assert _preparer is not None, "a preparation worker runs only after _adopt"
+    return prepare_chunk(_preparer, batch_no, start, items)

@@ -1,0 +1,86 @@
+"""Preparing a batch in worker processes changes nothing but the time: the same chunks, in
+the same order, with the same row numbers and fixes, as one process prepares them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lienthong.pipeline.dataset import Fix
+from lienthong.pipeline.preparation import staged_chunks, worker_count
+
+
+class Upper:
+    """A preparer: one text column, upper-cased, with a fix where it changed; it notes the
+    process that prepared each row."""
+
+    def prepare(self, row_no, item):
+        fixed = item.upper()
+        fixes = [Fix("X-1", "name", item, fixed)] if fixed != item else []
+        return (row_no, fixed, os.getpid()), fixes
+
+
+class BreaksOn:
+    def __init__(self, bad: str) -> None:
+        self.bad = bad
+
+    def prepare(self, row_no, item):
+        if item == self.bad:
+            raise ValueError(f"cannot prepare row {row_no}: {item!r}")
+        return (row_no, item), []
+
+
+def _chunks(count: int, size: int):
+    items = [f"name {n}" if n % 3 else f"NAME {n}" for n in range(count)]
+    return [items[start : start + size] for start in range(0, count, size)]
+
+
+def _rows(staged) -> list[list[str]]:
+    """The COPY text's rows, the preparing process's pid left out."""
+    return [line.split("\t")[:3] for chunk in staged for line in chunk.rows.decode().splitlines()]
+
+
+def test_workers_prepare_the_same_rows_in_the_same_order_as_one_process():
+    chunks = _chunks(1000, 37)
+    alone = list(staged_chunks(Upper(), 7, chunks, workers=1))
+    spread = list(staged_chunks(Upper(), 7, chunks, workers=2, workers_from=100))
+
+    assert [c.count for c in spread] == [len(c) for c in chunks]
+    assert _rows(spread) == _rows(alone)
+    assert _rows(alone)[:2] == [["7", "0", "NAME 0"], ["7", "1", "NAME 1"]]
+    assert [c.fixes for c in spread] == [c.fixes for c in alone]
+    assert sum(c.fixes.count(b"\n") for c in alone) == len([n for n in range(1000) if n % 3])
+    # The first 100 items (three chunks of 37) were prepared here, the rest elsewhere.
+    pids = [{line.split("\t")[3] for line in chunk.rows.decode().splitlines()} for chunk in spread]
+    assert all(p == {str(os.getpid())} for p in pids[:3])
+    assert all(str(os.getpid()) not in p for p in pids[3:])
+    assert len(set().union(*pids[3:])) == 2
+
+
+def test_an_error_in_a_worker_is_raised_at_its_chunk():
+    chunks = _chunks(500, 50)
+    seen = []
+    with pytest.raises(ValueError, match=r"cannot prepare row 322: 'name 322'"):
+        for chunk in staged_chunks(BreaksOn("name 322"), 1, chunks, workers=2, workers_from=0):
+            seen.append(chunk.count)
+    assert sum(seen) == 300  # every chunk before the broken one came through, in order
+
+
+def test_the_number_of_workers_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv("LIENTHONG_PREPARE_WORKERS", raising=False)
+    assert worker_count() == (os.cpu_count() or 1)
+    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "3")
+    assert worker_count() == 3
+    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "two")
+    with pytest.raises(ValueError, match="LIENTHONG_PREPARE_WORKERS is 'two'"):
+        worker_count()
+    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        worker_count()
+
+
+def test_an_item_that_cannot_reach_a_worker_is_an_error_not_a_hang():
+    chunks = [["a", "b"], ["c", (lambda: "not picklable")], ["d"]]
+    with pytest.raises(Exception, match="pickle"):
+        list(staged_chunks(BreaksOn("never"), 1, chunks, workers=2, workers_from=0))
