@@ -3,6 +3,7 @@ the same order, with the same row numbers and fixes, as one process prepares the
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 
 import pytest
@@ -84,3 +85,19 @@ def test_an_item_that_cannot_reach_a_worker_is_an_error_not_a_hang():
     chunks = [["a", "b"], ["c", (lambda: "not picklable")], ["d"]]
     with pytest.raises(Exception, match="pickle"):
         list(staged_chunks(BreaksOn("never"), 1, chunks, workers=2, workers_from=0))
+
+
+def _stage_in_a_daemon(results) -> None:
+    chunks = _chunks(300, 50)
+    results.put(_rows(staged_chunks(Upper(), 1, chunks, workers=2, workers_from=0)))
+
+
+def test_a_daemonic_process_prepares_in_itself():
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    daemon = context.Process(target=_stage_in_a_daemon, args=(results,), daemon=True)
+    daemon.start()
+    rows = results.get(timeout=30)
+    daemon.join(timeout=30)
+    assert daemon.exitcode == 0
+    assert rows == _rows(staged_chunks(Upper(), 1, _chunks(300, 50), workers=1))

@@ -77,6 +77,8 @@ def staged_chunks(
     An error in a worker (or a worker's death) is raised here, at the chunk it prepared.
     """
     workers = worker_count() if workers is None else workers
+    if multiprocessing.current_process().daemon:
+        workers = 1  # a daemonic process (some executors' workers) may not start children
     workers_from = WORKERS_FROM if workers_from is None else workers_from
     received = 0
     pool: ProcessPoolExecutor | None = None

@@ -117,29 +117,23 @@ def collapse_duplicates(conn: psycopg.Connection, dataset: Dataset, batch_no: in
     # takes a small batch beside a large table for nothing and joins it row by row against
     # the whole table (seconds per thousand rows once staging holds a million).
     conn.execute(sql.SQL("ANALYZE {}").format(table))
+    # One pass: both windows share one sort (key, content_hash, row_no). Identical copies of
+    # a version share its version, so the newest version of a key is the same with or without
+    # them; an identical copy stays "identical" even where its version is an older one.
     conn.execute(
         sql.SQL(
-            """UPDATE {table} t SET collapsed = 'identical'
+            """UPDATE {table} t
+               SET collapsed = CASE WHEN d.n > 1 THEN 'identical' ELSE 'superseded' END
                FROM (SELECT row_no,
-                            row_number() OVER (PARTITION BY {key}, content_hash ORDER BY row_no) AS n
-                     FROM {table} WHERE batch_no = %(b)s AND {key} IS NOT NULL
-                           AND item_defect IS NULL) d
-               WHERE t.batch_no = %(b)s AND t.row_no = d.row_no AND d.n > 1"""
-        ).format(table=table, key=key),
-        {"b": batch_no},
-    )
-    conn.execute(
-        sql.SQL(
-            """UPDATE {table} t SET collapsed = 'superseded'
-               FROM (SELECT row_no,
+                            row_number() OVER (PARTITION BY {key}, content_hash
+                                               ORDER BY row_no) AS n,
                             -- a copy without a readable version yields to one that has it
-                            coalesce({version} < max({version}) OVER w,
-                                     max({version}) OVER w IS NOT NULL) AS older
+                            coalesce({version} < max({version}) OVER (PARTITION BY {key}),
+                                     max({version}) OVER (PARTITION BY {key}) IS NOT NULL)
+                              AS older
                      FROM {table}
-                     WHERE batch_no = %(b)s AND {key} IS NOT NULL AND collapsed IS NULL
-                       AND item_defect IS NULL
-                     WINDOW w AS (PARTITION BY {key})) d
-               WHERE t.batch_no = %(b)s AND t.row_no = d.row_no AND d.older"""
+                     WHERE batch_no = %(b)s AND {key} IS NOT NULL AND item_defect IS NULL) d
+               WHERE t.batch_no = %(b)s AND t.row_no = d.row_no AND (d.n > 1 OR d.older)"""
         ).format(table=table, key=key, version=version),
         {"b": batch_no},
     )

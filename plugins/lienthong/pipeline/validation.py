@@ -231,9 +231,11 @@ def _sample_rows(conn: psycopg.Connection, query: str, view: str) -> list[dict]:
     from psycopg.rows import dict_row
 
     text = query.format(batch=f"staging.{view}")
+    # MATERIALIZED: planned for all its rows, not for the first 11. Failing rows are rare, so
+    # a plan that hopes to stop early (nested loops) reads the whole batch the slow way.
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            sql.SQL("SELECT * FROM ({}) AS q LIMIT 11").format(sql.SQL(text))
+            sql.SQL("WITH q AS MATERIALIZED ({}) SELECT * FROM q LIMIT 11").format(sql.SQL(text))
         ).fetchall()
 
 
@@ -260,7 +262,12 @@ def record_results(
             # Column expectations count unexpected values; SQL rules report their row count.
             unexpected = result.get("unexpected_count", result.get("observed_value"))
             sample = None
-            if not item.success and config.type == "unexpected_rows_expectation":
+            if not item.success and meta["level"] == "row":
+                found = _record_findings(conn, batch_no, config, meta, result, view)
+                if config.type == "unexpected_rows_expectation":
+                    # A row rule's query selects row_no alone: its first rows are its findings'.
+                    sample = [{"row_no": row_no} for row_no in sorted(found)[:11]]
+            elif not item.success and config.type == "unexpected_rows_expectation":
                 sample = _sample_rows(conn, config.kwargs["unexpected_rows_query"], view)
             conn.execute(
                 """INSERT INTO audit.rule_results (batch_no, suite, expectation_no, rule_id,
@@ -283,31 +290,37 @@ def record_results(
                     _observed(result, sample),
                 ),
             )
-            if item.success:
-                continue
-            failed[meta["rule_id"]] = failed.get(meta["rule_id"], 0) + (
-                unexpected if isinstance(unexpected, int) else 1
-            )
-            if meta["level"] != "row":
-                continue
-            select = _failing_rows_sql(config.type, config.kwargs, result, view)
-            # %% because the GX-built SQL is passed through psycopg's parameter formatting.
-            conn.execute(
-                f"""INSERT INTO audit.findings (batch_no, row_no, rule_id, dimension, action, reason)
-                    SELECT %(b)s, f.row_no, %(rule)s, %(dim)s, %(action)s,
-                           %(desc)s || coalesce(' (got "' || f.value || '")', '')
-                    FROM ({select.replace("%", "%%")}) AS f(row_no, value)
-                    ON CONFLICT (batch_no, row_no, rule_id)
-                    DO UPDATE SET reason = audit.findings.reason || '; ' || EXCLUDED.reason""",
-                {
-                    "b": batch_no,
-                    "rule": meta["rule_id"],
-                    "dim": meta["dimension"],
-                    "action": meta["action"],
-                    "desc": config.description,
-                },
-            )
+            if not item.success:
+                failed[meta["rule_id"]] = failed.get(meta["rule_id"], 0) + (
+                    unexpected if isinstance(unexpected, int) else 1
+                )
     return failed
+
+
+def _record_findings(
+    conn: psycopg.Connection, batch_no: int, config: Any, meta: dict, result: dict, view: str
+) -> list[int]:
+    """Write one failed row rule's findings (a row failing two expectations of one rule gets
+    both reasons); return the rows' numbers."""
+    select = _failing_rows_sql(config.type, config.kwargs, result, view)
+    # %% because the GX-built SQL is passed through psycopg's parameter formatting.
+    found = conn.execute(
+        f"""INSERT INTO audit.findings (batch_no, row_no, rule_id, dimension, action, reason)
+            SELECT %(b)s, f.row_no, %(rule)s, %(dim)s, %(action)s,
+                   %(desc)s || coalesce(' (got "' || f.value || '")', '')
+            FROM ({select.replace("%", "%%")}) AS f(row_no, value)
+            ON CONFLICT (batch_no, row_no, rule_id)
+            DO UPDATE SET reason = audit.findings.reason || '; ' || EXCLUDED.reason
+            RETURNING row_no""",
+        {
+            "b": batch_no,
+            "rule": meta["rule_id"],
+            "dim": meta["dimension"],
+            "action": meta["action"],
+            "desc": config.description,
+        },
+    ).fetchall()
+    return [row_no for (row_no,) in found]
 
 
 def score_dimensions(
