@@ -21,6 +21,7 @@ import cProfile
 import io
 import json
 import logging
+import os
 import pstats
 import sys
 import time
@@ -109,6 +110,9 @@ def run_stability(spec: str, batch_key: str, profile_top: int) -> str:
     table = dataset(source.dataset).staging_table
     url = warehouse_url()
     profiler = cProfile.Profile() if profile_top else None
+    if profiler:
+        # cProfile sees this process alone: the items are prepared here, so that it sees them.
+        os.environ["LIENTHONG_PREPARE_WORKERS"] = "1"
     started = time.perf_counter()
     if profiler:
         profiler.enable()

@@ -177,8 +177,9 @@ def _method(results: BenchResults) -> list[str]:
         " serves them over loopback from its own process, pages pre-encoded, so its time and"
         f" memory are not the sync's. Everyone asks for pages of {config.page_size:,} items.",
         "- **ours**: `lienthong.pipeline.sync` extract → validate → publish, as the DAG's tasks"
-        " call it, every rule; a fresh process per sync; the steps are the seconds the"
-        " mechanism records in `audit.batches.timings`.",
+        " call it, every rule; a fresh process per sync, its large batches prepared by worker"
+        " processes as in production (`LIENTHONG_PREPARE_WORKERS`, default one per core); the"
+        " steps are the seconds the mechanism records in `audit.batches.timings`.",
         "- **raw COPY** (the floor): the same records, flattened beforehand into a CSV file"
         " (not timed), sent by `COPY ... FROM STDIN (FORMAT csv)` into an unindexed table of"
         " text columns.",
@@ -192,7 +193,8 @@ def _method(results: BenchResults) -> list[str]:
         *(_file_method(results) if files else ()),
         "- **seconds**: measured inside each process around its work; process start-up and"
         " imports (Airflow, GX, pandas, dlt) are made before the clock starts.",
-        "- **peak memory**: the peak RSS of the measured process (`wait4`), server excluded.",
+        "- **peak memory**: the peak RSS of the measured process (`wait4`), server excluded;"
+        " a preparation worker's own peak is given beside it.",
         f"- **incremental**: {config.changed_fraction:.0%} of the records get a new version"
         " (a new household, stamped after the full sync); our incremental sync from the"
         " watermark. Population only: a file source has none (each file is its own batch).",
@@ -418,8 +420,9 @@ def _where_the_time_goes(size: SizeResult) -> list[str]:
     if profile:
         out += [
             "",
-            "The extraction under cProfile (the stability run's; the profiler slows"
-            " Python-heavy code and sees only the main thread), top functions by own time,"
+            "The extraction under cProfile (the stability run's, its items prepared in its own"
+            " process so that the profiler sees them; the profiler slows Python-heavy code and"
+            " sees only the main thread), top functions by own time,"
             " then by cumulative time:",
             "",
             "```",

@@ -305,6 +305,26 @@ def test_validation_on_a_connection_in_a_transaction_analyses_only(warehouse_url
     assert (pages > 0, visible, tuples) == (True, 0, 500)
 
 
+def test_validation_sessions_let_the_planner_scan_a_batch_on_every_core(warehouse_url):
+    # GX's engine gets the planner costs in its session options, beside any the URL had.
+    from sqlalchemy import create_engine, text
+
+    from lienthong.pipeline.validation import PARALLEL_SCANS, _with_parallel_scans
+    from lienthong.warehouse.connection import sqlalchemy_url
+
+    url = sqlalchemy_url(warehouse_url + "?options=-c%20search_path%3Dstaging")
+    engine = create_engine(_with_parallel_scans(url))
+    try:
+        with engine.connect() as session:
+            shown = {
+                name: session.execute(text(f"SHOW {name}")).scalar_one()
+                for name in (*PARALLEL_SCANS, "search_path")
+            }
+    finally:
+        engine.dispose()
+    assert shown == {**PARALLEL_SCANS, "search_path": "staging"}
+
+
 def test_new_fields_are_recorded_and_kept_not_fatal(warehouse_url, monkeypatch):
     items = [{**item, "blood_type": "O", "tax_code": None} for item in _clean_items(300)]
     with ministry(monkeypatch, items):
