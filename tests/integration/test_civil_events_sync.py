@@ -50,7 +50,7 @@ def _settled() -> datetime:
 
 
 def test_labelled_registry_defects_end_under_their_rules_and_p_l4_flags_the_labelled_people(
-    warehouse_url, registry_db, monkeypatch
+    warehouse_url, registry_db, monkeypatch, prepared
 ):
     now = _settled()
     people = list(

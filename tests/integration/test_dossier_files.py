@@ -109,7 +109,7 @@ def _files_under(root: Path) -> dict[str, list[str]]:
     return found
 
 
-def test_labelled_defects_end_where_their_labels_say(warehouse_url, people, tmp_path):
+def test_labelled_defects_end_where_their_labels_say(warehouse_url, people, tmp_path, prepared):
     delivery = generate_dossier_delivery(
         PROVINCE, DAY, count=400, seed=11, defect_rate=0.15, population=people
     )

@@ -79,7 +79,7 @@ def _core(url: str, month: date) -> dict[str, dict]:
     return {row["task_code"]: row for row in rows}
 
 
-def test_labelled_defects_end_where_their_labels_say(warehouse_url, tmp_path):
+def test_labelled_defects_end_where_their_labels_say(warehouse_url, tmp_path, prepared):
     delivery = generate_task_workbook(PROVINCE, MONTH, seed=2, count=80, defect_rate=0.4)
     planted = Counter(label.defect for label in delivery.labels)
     assert len(set(planted) - {None, "blank", "totals"}) >= 9
