@@ -24,21 +24,20 @@ PUBLISH_SQL = f"""
 INSERT INTO core.dossiers AS c ({_CORE_COLUMNS})
 SELECT a.province, s.dossier_id, s.procedure_code, s.procedure_name, s.applicant_personal_id,
        s.applicant_name, s.commune_code, s.channel, s.received_ts, s.due_ts, s.completed_ts,
-       s.status, s.extra,
-       coalesce((SELECT array_agg(f.rule_id ORDER BY f.rule_id) FROM audit.findings f
-                 WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no AND f.action = 'flag'),
-                '{{}}'),
+       s.status, s.extra, coalesce(f.flags, '{{}}'),
        l.name, s.file_day, l.file_no, s.line_no, s.batch_no, now()
 FROM staging.dossiers s
 JOIN audit.batches a ON a.batch_no = s.batch_no
--- The delivery the row came in: its own batch's, or for an operator's release of a
+-- Joins, not a lookup per row: the batch's flags, and for an operator's release of a
 -- quarantined row, the batch it was released from.
-JOIN audit.landing_files l ON l.batch_no = coalesce(
-    (SELECT r.batch_no FROM audit.released_rows r
-     WHERE r.release_batch_no = s.batch_no AND r.release_row_no = s.row_no), s.batch_no)
-WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL
-  AND NOT EXISTS (SELECT 1 FROM quarantine.records q
-                  WHERE q.batch_no = s.batch_no AND q.row_no = s.row_no)
+LEFT JOIN (SELECT row_no, array_agg(rule_id ORDER BY rule_id) AS flags FROM audit.findings
+           WHERE batch_no = %(batch_no)s AND action = 'flag' GROUP BY row_no) f
+       ON f.row_no = s.row_no
+LEFT JOIN audit.released_rows r ON r.release_batch_no = s.batch_no AND r.release_row_no = s.row_no
+-- The delivery the row came in: its own batch's, or the released row's.
+JOIN audit.landing_files l ON l.batch_no = coalesce(r.batch_no, s.batch_no)
+LEFT JOIN quarantine.records q ON q.batch_no = s.batch_no AND q.row_no = s.row_no
+WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL AND q.row_no IS NULL
 ON CONFLICT (province_code, dossier_id) DO UPDATE SET ({_CORE_COLUMNS}) = (
   EXCLUDED.province_code, EXCLUDED.dossier_id, EXCLUDED.procedure_code, EXCLUDED.procedure_name,
   EXCLUDED.applicant_personal_id, EXCLUDED.applicant_name, EXCLUDED.commune_code,
