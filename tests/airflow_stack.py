@@ -146,3 +146,59 @@ class AirflowStack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class AirflowApi:
+    """Airflow's REST API as the operator, for the population DAG's runs."""
+
+    def __init__(self, stack: AirflowStack) -> None:
+        self.client = httpx.Client(
+            base_url=f"{stack.base_url}/api/v2",
+            headers={"Authorization": f"Bearer {stack.token('operator')}"},
+            timeout=60,
+        )
+
+    def wait(self, what: str, check, timeout: float = 240):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = check()
+            if found:
+                return found
+            time.sleep(1)
+        raise TimeoutError(f"waited {timeout} s for {what}")
+
+    def trigger(self) -> str:
+        self.wait("the DAG to be parsed", lambda: self.client.get("/dags/population").is_success)
+        response = self.client.post(
+            "/dags/population/dagRuns", json={"logical_date": None, "conf": {"full": True}}
+        )
+        response.raise_for_status()
+        return response.json()["dag_run_id"]
+
+    def task_state(self, run_id: str, task_id: str) -> str | None:
+        response = self.client.get(f"/dags/population/dagRuns/{run_id}/taskInstances/{task_id}")
+        return response.json().get("state") if response.is_success else None
+
+    def wait_task(self, run_id: str, task_id: str, state: str) -> None:
+        def reached():
+            now = self.task_state(run_id, task_id)
+            if now in ("failed", "upstream_failed") and state not in ("failed", "upstream_failed"):
+                raise AssertionError(f"{task_id} of {run_id} is {now}")
+            return now == state
+
+        self.wait(f"{task_id} of {run_id} to be {state}", reached)
+
+    def wait_run(self, run_id: str) -> str:
+        return self.wait(
+            f"run {run_id} to end",
+            lambda: (
+                (s := self.client.get(f"/dags/population/dagRuns/{run_id}").json()["state"])
+                in ("success", "failed")
+                and s
+            ),
+        )
+
+    def required_action(self, run_id: str) -> dict:
+        return self.client.get(
+            f"/dags/population/dagRuns/{run_id}/taskInstances/review/-1/hitlDetails"
+        ).json()

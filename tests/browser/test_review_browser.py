@@ -8,17 +8,15 @@ Action, and reject another held batch from the view. Screenshots go to
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import httpx
 import psycopg
 import pytest
 
 from lienthong_demo.ministry_server import MinistryServer
 
-from ..airflow_stack import USERS, AirflowStack
+from ..airflow_stack import USERS, AirflowApi, AirflowStack
 from ..integration.population_fixtures import TOKEN, ministry
 from ..review_fixtures import artefacts_dir, citizens, right_sex, row_of, run_batch
 from ..webhook_receiver import WebhookReceiver
@@ -82,62 +80,6 @@ def airflow(module_warehouse, prepared, webhook, tmp_path_factory) -> Iterator[A
             stack.stop()
 
 
-class Api:
-    """Airflow's REST API as the operator."""
-
-    def __init__(self, stack: AirflowStack) -> None:
-        self.client = httpx.Client(
-            base_url=f"{stack.base_url}/api/v2",
-            headers={"Authorization": f"Bearer {stack.token('operator')}"},
-            timeout=60,
-        )
-
-    def wait(self, what: str, check, timeout: float = 240):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = check()
-            if found:
-                return found
-            time.sleep(1)
-        raise TimeoutError(f"waited {timeout} s for {what}")
-
-    def trigger(self) -> str:
-        self.wait("the DAG to be parsed", lambda: self.client.get("/dags/population").is_success)
-        response = self.client.post(
-            "/dags/population/dagRuns", json={"logical_date": None, "conf": {"full": True}}
-        )
-        response.raise_for_status()
-        return response.json()["dag_run_id"]
-
-    def task_state(self, run_id: str, task_id: str) -> str | None:
-        response = self.client.get(f"/dags/population/dagRuns/{run_id}/taskInstances/{task_id}")
-        return response.json().get("state") if response.is_success else None
-
-    def wait_task(self, run_id: str, task_id: str, state: str) -> None:
-        def reached():
-            now = self.task_state(run_id, task_id)
-            if now in ("failed", "upstream_failed") and state not in ("failed", "upstream_failed"):
-                raise AssertionError(f"{task_id} of {run_id} is {now}")
-            return now == state
-
-        self.wait(f"{task_id} of {run_id} to be {state}", reached)
-
-    def wait_run(self, run_id: str) -> str:
-        return self.wait(
-            f"run {run_id} to end",
-            lambda: (
-                (s := self.client.get(f"/dags/population/dagRuns/{run_id}").json()["state"])
-                in ("success", "failed")
-                and s
-            ),
-        )
-
-    def required_action(self, run_id: str) -> dict:
-        return self.client.get(
-            f"/dags/population/dagRuns/{run_id}/taskInstances/review/-1/hitlDetails"
-        ).json()
-
-
 def _batch_of_run(url: str, run_id: str) -> int:
     with psycopg.connect(url) as conn:
         return conn.execute(
@@ -154,7 +96,7 @@ def test_an_operator_reviews_quarantined_rows_and_held_batches_in_airflow(
     airflow, browser, module_warehouse, prepared, webhook
 ):
     shots = artefacts_dir("browser")
-    api = Api(airflow)
+    api = AirflowApi(airflow)
     broken, published = prepared["broken"], prepared["published"]
     rows = {name: row_of(module_warehouse, published, item) for name, item in broken.items()}
     run_id = api.trigger()

@@ -16,6 +16,7 @@ is gone (killed mid-batch), so a crash leaves no process behind.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
@@ -27,6 +28,8 @@ from typing import Any
 
 from lienthong.pipeline.dataset import Preparer
 from lienthong.pipeline.staging import StagedChunk, format_chunk
+
+log = logging.getLogger(__name__)
 
 #: Items prepared in-process before workers start: a small batch is done before they would be.
 WORKERS_FROM = 20_000
@@ -90,6 +93,7 @@ def staged_chunks(
                 yield prepare_chunk(preparer, batch_no, start, chunk)
                 continue
             if pool is None:
+                log.info("preparing from item %s on in %s worker processes", f"{start:,}", workers)
                 pool = ProcessPoolExecutor(
                     workers,
                     mp_context=multiprocessing.get_context("fork"),

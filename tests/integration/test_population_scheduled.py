@@ -1,0 +1,82 @@
+"""A large batch under Airflow's scheduler and LocalExecutor: the extract task, run by Airflow's
+task supervisor, prepares its items in worker processes, and the batch is published whole."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from lienthong.pipeline import preparation
+from lienthong_demo.citizens import generate_citizens
+from lienthong_demo.ministry_server import MinistryServer
+
+from ..airflow_stack import AirflowApi, AirflowStack
+from .population_fixtures import TOKEN
+
+pytestmark = [pytest.mark.integration, pytest.mark.airflow]
+
+#: Past the point where workers take over, by a few pages.
+ITEMS = preparation.WORKERS_FROM + 3_000
+
+
+@pytest.fixture(scope="module")
+def scheduled(module_warehouse, tmp_path_factory) -> Iterator[AirflowStack]:
+    now = datetime.now(UTC) - timedelta(hours=1)
+    items = [c.item for c in generate_citizens(ITEMS, seed=9, defect_rate=0.0, now=now)]
+    with MinistryServer(items, token=TOKEN) as source:
+        stack = AirflowStack(
+            tmp_path_factory.mktemp("airflow"),
+            warehouse_url=module_warehouse,
+            lienthong_home=tmp_path_factory.mktemp("lienthong-home"),
+            extra_env={
+                "AIRFLOW_CONN_MINISTRY_POPULATION": json.dumps(
+                    {
+                        "conn_type": "http",
+                        "host": "127.0.0.1",
+                        "port": source.port,
+                        "schema": "http",
+                        "password": TOKEN,
+                    }
+                ),
+                "LIENTHONG_PREPARE_WORKERS": "2",
+                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            },
+        )
+        try:
+            stack.start(["api-server", "scheduler", "dag-processor"])
+            yield stack
+        except BaseException:
+            for name in ("api-server", "scheduler", "dag-processor"):
+                print(f"--- {name}\n{stack.log_tail(name)}")
+            raise
+        finally:
+            stack.stop()
+
+
+def test_a_scheduled_run_prepares_a_large_batch_in_workers_and_publishes_it(
+    scheduled, module_warehouse
+):
+    api = AirflowApi(scheduled)
+    run_id = api.trigger()
+    assert api.wait_run(run_id) == "success"
+
+    with psycopg.connect(module_warehouse) as conn:
+        status, received, published = conn.execute(
+            "SELECT status, received, published FROM audit.batches WHERE batch_key = %s",
+            (f"population:{run_id}",),
+        ).fetchone()
+        core = conn.execute("SELECT count(*) FROM core.population").fetchone()[0]
+    assert (status, received, published, core) == ("published", ITEMS, ITEMS, ITEMS)
+    # The extract task's log (structured lines) says where its items were prepared.
+    log = api.client.get(
+        f"/dags/population/dagRuns/{run_id}/taskInstances/extract/logs/1",
+        params={"full_content": True},
+    ).json()["content"]
+    events = [line.get("event", "") for line in log if isinstance(line, dict)]
+    said = f"preparing from item {preparation.WORKERS_FROM:,} on in 2 worker processes"
+    assert said in events, events
