@@ -312,7 +312,8 @@ def test_validation_sessions_let_the_planner_scan_a_batch_on_every_core(warehous
     from lienthong.pipeline.validation import PARALLEL_SCANS, _with_parallel_scans
     from lienthong.warehouse.connection import sqlalchemy_url
 
-    url = sqlalchemy_url(warehouse_url + "?options=-c%20search_path%3Dstaging")
+    joiner = "&" if "?" in warehouse_url else "?"  # the embedded server's URL has a query
+    url = sqlalchemy_url(f"{warehouse_url}{joiner}options=-c%20search_path%3Dstaging")
     engine = create_engine(_with_parallel_scans(url))
     try:
         with engine.connect() as session:
