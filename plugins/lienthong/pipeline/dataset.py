@@ -59,7 +59,10 @@ class AfterOutcome(Protocol):
 class Preparer(Protocol):
     """Turns one item received into one staging row (in ``staging_columns`` order, starting
     with ``row_no``) and the fixes applied to it. It never raises on a bad item: what is wrong
-    goes into the row for the rules to judge."""
+    goes into the row for the rules to judge. A large batch's items are prepared in worker
+    processes (`lienthong.pipeline.preparation`): items travel there pickled, so an extractor
+    hands over plain data (dicts, lists, dataclasses of a module), and ``prepare`` keeps no
+    state from one item to the next."""
 
     def prepare(self, row_no: int, item: Any) -> tuple[tuple, Iterable[Fix]]: ...
 
