@@ -12,7 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,16 @@ AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 USERS = {
     "operator": ("user", "operator-password"),  # may answer Required Actions: may decide
     "viewer": ("viewer", "viewer-password"),  # may read DAGs: may look, not decide
+}
+
+
+#: Airflow's processes that run DAGs, besides serving the UI and API.
+SCHEDULING = ("api-server", "scheduler", "dag-processor")
+
+#: Environment for a stack whose DAGs run only when a test triggers them.
+TRIGGERED_RUNS_ONLY = {
+    "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
 }
 
 
@@ -128,6 +139,20 @@ class AirflowStack:
         )
         response.raise_for_status()
         return response.json()["access_token"]
+
+    @contextmanager
+    def running(self, components: Iterable[str] = ("api-server",)) -> Iterator[AirflowStack]:
+        """The stack started, printing each process's log tail when anything fails, and
+        stopped at the end."""
+        components = tuple(components)
+        try:
+            yield self.start(components)
+        except BaseException:
+            for name in components:
+                print(f"--- {name}\n{self.log_tail(name)}")
+            raise
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         for process in self.processes.values():

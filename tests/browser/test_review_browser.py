@@ -7,7 +7,6 @@ Action, and reject another held batch from the view. Screenshots go to
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -16,8 +15,8 @@ import pytest
 
 from lienthong_demo.ministry_server import MinistryServer
 
-from ..airflow_stack import USERS, AirflowApi, AirflowStack
-from ..integration.population_fixtures import TOKEN, ministry
+from ..airflow_stack import SCHEDULING, TRIGGERED_RUNS_ONLY, USERS, AirflowApi, AirflowStack
+from ..integration.population_fixtures import TOKEN, ministry, ministry_connection
 from ..review_fixtures import artefacts_dir, citizens, right_sex, row_of, run_batch
 from ..webhook_receiver import WebhookReceiver
 
@@ -54,30 +53,13 @@ def airflow(module_warehouse, prepared, webhook, tmp_path_factory) -> Iterator[A
             warehouse_url=module_warehouse,
             lienthong_home=prepared["home"],
             extra_env={
-                "AIRFLOW_CONN_MINISTRY_POPULATION": json.dumps(
-                    {
-                        "conn_type": "http",
-                        "host": "127.0.0.1",
-                        "port": source.port,
-                        "schema": "http",
-                        "password": TOKEN,
-                    }
-                ),
+                "AIRFLOW_CONN_MINISTRY_POPULATION": ministry_connection(source.port),
                 "AIRFLOW_CONN_LIENTHONG_WEBHOOK": webhook.connection,
-                # Runs only when the test triggers them.
-                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                **TRIGGERED_RUNS_ONLY,
             },
         )
-        try:
-            stack.start(["api-server", "scheduler", "dag-processor"])
+        with stack.running(SCHEDULING):
             yield stack
-        except BaseException:
-            for name in ("api-server", "scheduler", "dag-processor"):
-                print(f"--- {name}\n{stack.log_tail(name)}")
-            raise
-        finally:
-            stack.stop()
 
 
 def _batch_of_run(url: str, run_id: str) -> int:

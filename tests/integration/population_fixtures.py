@@ -16,22 +16,24 @@ from lienthong_demo.ministry_server import MinistryServer
 TOKEN = "integration-test-token"
 
 
+def ministry_connection(port: int) -> str:
+    """The ``ministry_population`` Airflow connection (JSON form) of a server on loopback."""
+    return json.dumps(
+        {
+            "conn_type": "http",
+            "host": "127.0.0.1",
+            "port": port,
+            "schema": "http",
+            "password": TOKEN,
+        }
+    )
+
+
 @contextmanager
 def ministry(monkeypatch, items: list[dict], **options) -> Iterator[MinistryServer]:
     """Serve ``items`` on loopback and point the ``ministry_population`` connection at it."""
     with MinistryServer(items, token=TOKEN, **options) as server:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_MINISTRY_POPULATION",
-            json.dumps(
-                {
-                    "conn_type": "http",
-                    "host": "127.0.0.1",
-                    "port": server.port,
-                    "schema": "http",
-                    "password": TOKEN,
-                }
-            ),
-        )
+        monkeypatch.setenv("AIRFLOW_CONN_MINISTRY_POPULATION", ministry_connection(server.port))
         yield server
 
 

@@ -3,7 +3,6 @@ task supervisor, prepares its items in worker processes, and the batch is publis
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,8 +13,8 @@ from lienthong.pipeline import preparation
 from lienthong_demo.citizens import generate_citizens
 from lienthong_demo.ministry_server import MinistryServer
 
-from ..airflow_stack import AirflowApi, AirflowStack
-from .population_fixtures import TOKEN
+from ..airflow_stack import SCHEDULING, TRIGGERED_RUNS_ONLY, AirflowApi, AirflowStack
+from .population_fixtures import TOKEN, ministry_connection
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
@@ -33,29 +32,13 @@ def scheduled(module_warehouse, tmp_path_factory) -> Iterator[AirflowStack]:
             warehouse_url=module_warehouse,
             lienthong_home=tmp_path_factory.mktemp("lienthong-home"),
             extra_env={
-                "AIRFLOW_CONN_MINISTRY_POPULATION": json.dumps(
-                    {
-                        "conn_type": "http",
-                        "host": "127.0.0.1",
-                        "port": source.port,
-                        "schema": "http",
-                        "password": TOKEN,
-                    }
-                ),
+                "AIRFLOW_CONN_MINISTRY_POPULATION": ministry_connection(source.port),
                 "LIENTHONG_PREPARE_WORKERS": "2",
-                "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-                "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+                **TRIGGERED_RUNS_ONLY,
             },
         )
-        try:
-            stack.start(["api-server", "scheduler", "dag-processor"])
+        with stack.running(SCHEDULING):
             yield stack
-        except BaseException:
-            for name in ("api-server", "scheduler", "dag-processor"):
-                print(f"--- {name}\n{stack.log_tail(name)}")
-            raise
-        finally:
-            stack.stop()
 
 
 def test_a_scheduled_run_prepares_a_large_batch_in_workers_and_publishes_it(

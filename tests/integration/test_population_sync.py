@@ -66,7 +66,16 @@ def test_quarantine_holds_exactly_the_defective_rows_under_their_rules(
             )
         }
         core_ids = {pid for (pid,) in conn.execute("SELECT personal_id FROM core.population")}
+        # A failed SQL row rule's record names its count and its first rows (P-C6, addresses).
+        (p_c6,) = conn.execute(
+            "SELECT observed_value FROM audit.rule_results WHERE batch_no = %s AND rule_id = 'P-C6'",
+            (batch_no,),
+        ).fetchone()
 
+    first_p_c6 = sorted(r for r, rules in expected_rules.items() if "P-C6" in rules)
+    assert p_c6 == f"{len(first_p_c6)}: " + "; ".join(f"row_no={r}" for r in first_p_c6[:10]) + (
+        "; …" if len(first_p_c6) > 10 else ""
+    )
     # Every planted quarantine defect is found under its own rule, and nothing else is.
     assert {r: rules for r, rules in found.items()} == {
         r: rules for r, rules in expected_rules.items() if rules

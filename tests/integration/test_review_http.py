@@ -45,10 +45,8 @@ def airflow(module_warehouse: str, batches: dict, tmp_path_factory) -> Iterator[
         warehouse_url=module_warehouse,
         lienthong_home=batches["home"],
     )
-    try:
-        yield stack.start(["api-server"])
-    finally:
-        stack.stop()
+    with stack.running():
+        yield stack
 
 
 @pytest.fixture(scope="module")

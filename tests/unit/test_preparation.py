@@ -101,3 +101,27 @@ def test_a_daemonic_process_prepares_in_itself():
     daemon.join(timeout=30)
     assert daemon.exitcode == 0
     assert rows == _rows(staged_chunks(Upper(), 1, _chunks(300, 50), workers=1))
+
+
+def test_items_that_break_the_contract_cross_to_workers_unchanged():
+    # What a careless or hostile API sends reaches a worker as it came: a key given twice,
+    # an item too deep to parse, NaN, a lone surrogate, an item that is not an object.
+    from lienthong.ministry.page import parse_page
+    from lienthong.population.contract import Preparer
+
+    body = (
+        '{"items": [{"personal_id": "001", "personal_id": "002", "updated_at": 5},'
+        ' {"full_name": NaN}, {"full_name": "\\ud800"}, 7, "text",'
+        f' {{"deep": {"[" * 40}{"]" * 40}}}],'
+        ' "next_cursor": null, "total": 6}'
+    ).encode()
+    items = parse_page(body).items
+    chunks = [items[:3], items[3:]]
+    alone = list(staged_chunks(Preparer(), 1, chunks, workers=1))
+    spread = list(staged_chunks(Preparer(), 1, chunks, workers=2, workers_from=0))
+
+    assert [c.rows for c in spread] == [c.rows for c in alone]
+    text = b"".join(c.rows for c in spread).decode()
+    assert "personal_id: the key occurs more than once" in text
+    assert "is not a JSON number" in text and "invalid Unicode" in text
+    assert "not an object" in text and "nested deeper than" in text

@@ -53,8 +53,8 @@ def copy_text(rows: Iterable[Sequence[Any]]) -> bytes:
     A preparation worker (`lienthong.pipeline.preparation`) formats its own chunks, so that
     the staging loop only writes bytes. psycopg's formatter, though internal, is the one its
     ``Copy.write_row`` uses (in C with psycopg-binary): writing our own escaping would be a
-    second, weaker copy of it. Pinned with psycopg; ``tests/unit/test_staging_text.py`` reads
-    every kind of value back.
+    second, weaker copy of it. Pinned with psycopg; ``tests/integration/test_staging_text.py``
+    reads every kind of value back.
     """
     formatter = TextFormatter(Transformer())
     out = bytearray()

@@ -284,10 +284,10 @@ def record_results(
             unexpected = result.get("unexpected_count", result.get("observed_value"))
             sample = None
             if not item.success and meta["level"] == "row":
-                found = _record_findings(conn, batch_no, config, meta, result, view)
+                first = _record_findings(conn, batch_no, config, meta, result, view)
                 if config.type == "unexpected_rows_expectation":
                     # A row rule's query selects row_no alone: its first rows are its findings'.
-                    sample = [{"row_no": row_no} for row_no in sorted(found)[:11]]
+                    sample = [{"row_no": row_no} for row_no in first]
             elif not item.success and config.type == "unexpected_rows_expectation":
                 sample = _sample_rows(conn, config.kwargs["unexpected_rows_query"], view)
             conn.execute(
@@ -322,7 +322,7 @@ def _record_findings(
     conn: psycopg.Connection, batch_no: int, config: Any, meta: dict, result: dict, view: str
 ) -> list[int]:
     """Write one failed row rule's findings (a row failing two expectations of one rule gets
-    both reasons); return the rows' numbers."""
+    both reasons); return the first 11 rows' numbers, for the record."""
     select = _failing_rows_sql(config.type, config.kwargs, result, view)
     # The failing rows land in a table of their own first: PostgreSQL scans the batch on every
     # core for CREATE TABLE AS, never for INSERT ... SELECT. (No parameters here, so the
@@ -331,14 +331,13 @@ def _record_findings(
         f"""CREATE TEMPORARY TABLE failing_rows ON COMMIT DROP AS
             SELECT * FROM ({select}) AS f(row_no, value)"""
     )
-    found = conn.execute(
+    conn.execute(
         """INSERT INTO audit.findings (batch_no, row_no, rule_id, dimension, action, reason)
             SELECT %(b)s, f.row_no, %(rule)s, %(dim)s, %(action)s,
                    %(desc)s || coalesce(' (got "' || f.value || '")', '')
             FROM failing_rows f
             ON CONFLICT (batch_no, row_no, rule_id)
-            DO UPDATE SET reason = audit.findings.reason || '; ' || EXCLUDED.reason
-            RETURNING row_no""",
+            DO UPDATE SET reason = audit.findings.reason || '; ' || EXCLUDED.reason""",
         {
             "b": batch_no,
             "rule": meta["rule_id"],
@@ -346,9 +345,10 @@ def _record_findings(
             "action": meta["action"],
             "desc": config.description,
         },
-    ).fetchall()
+    )
+    first = conn.execute("SELECT row_no FROM failing_rows ORDER BY row_no LIMIT 11").fetchall()
     conn.execute("DROP TABLE failing_rows")
-    return [row_no for (row_no,) in found]
+    return [row_no for (row_no,) in first]
 
 
 def score_dimensions(
