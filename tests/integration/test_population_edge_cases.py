@@ -209,6 +209,44 @@ def test_counts_say_what_changed_core(warehouse_url, monkeypatch):
     assert (second["published"], second["applied"]) == (60, 0)
 
 
+def test_a_later_batch_writes_newer_versions_and_new_keys_only(warehouse_url, monkeypatch):
+    """Known keys are updated where the batch's version is newer, new keys inserted; an equal
+    or older version leaves core as it is."""
+    items = _clean()
+    with ministry(monkeypatch, items):
+        _run("population:versions-first")
+    later = copy.deepcopy(items)
+    stamp = datetime.fromisoformat(items[0]["updated_at"])
+    later[0].update(household_id="HH-NEWER", updated_at=(stamp + timedelta(hours=1)).isoformat())
+    stamp = datetime.fromisoformat(items[1]["updated_at"])
+    later[1].update(household_id="HH-OLDER", updated_at=(stamp - timedelta(days=1)).isoformat())
+    later[2]["household_id"] = "HH-EQUAL"  # same version, other content
+    new_key = copy.deepcopy(items[3])
+    new_key["personal_id"] = new_key["personal_id"][:6] + "777777"
+    later.append(new_key)
+    with ministry(monkeypatch, later):
+        batch_no, counts = _run("population:versions-second")
+    assert (counts["published"], counts["applied"]) == (61, 2)
+    with psycopg.connect(warehouse_url) as conn:
+        core = dict(
+            conn.execute(
+                "SELECT personal_id, household_id FROM core.population WHERE personal_id IN"
+                " (%s, %s, %s, %s)",
+                [item["personal_id"] for item in (*items[:3], new_key)],
+            ).fetchall()
+        )
+        written = conn.execute(
+            "SELECT count(*) FROM core.population WHERE batch_no = %s", (batch_no,)
+        ).fetchone()[0]
+    assert core == {
+        items[0]["personal_id"]: "HH-NEWER",
+        items[1]["personal_id"]: items[1]["household_id"],
+        items[2]["personal_id"]: items[2]["household_id"],
+        new_key["personal_id"]: new_key["household_id"],
+    }
+    assert written == 2
+
+
 def test_the_batch_report_says_what_happened(warehouse_url, monkeypatch):
     from lienthong.pipeline.report import batch_report
 

@@ -386,3 +386,73 @@ def test_a_broken_rule_fails_loudly_naming_the_rule(warehouse_url, monkeypatch, 
         # Nothing was recorded as if the data had failed; the batch stays staged.
         assert conn.execute("SELECT status FROM audit.batches").fetchone()[0] == "staged"
         assert conn.execute("SELECT count(*) FROM audit.findings").fetchone()[0] == 0
+
+
+def test_a_sql_rule_runs_its_query_once_in_gx_and_once_for_its_rows(
+    warehouse_url, monkeypatch, tmp_path
+):
+    """Our SQL rule type asks GX for the count alone; GX's own type (still accepted) also
+    fetches rows that validation gathers anyway. Each rule's query counts its own runs."""
+    import dataclasses
+    import json
+    import shutil
+
+    from lienthong.pipeline import validation
+    from lienthong.population.dataset import POPULATION
+    from lienthong.warehouse.connection import sqlalchemy_url
+
+    suites = tmp_path / "population"
+    shutil.copytree(POPULATION.suites_dir, suites)
+    rows = json.loads((suites / "rows.json").read_text("utf-8"))
+    for rule_id, kind, row_no in (
+        ("P-X1", "unexpected_row_count_expectation", 1),
+        ("P-X2", "unexpected_rows_expectation", 2),
+    ):
+        counter = f"public.runs_{rule_id[-2:].lower()}"
+        rows["expectations"].append(
+            {
+                "type": kind,
+                "description": f"row {row_no}, counting the runs of this query",
+                "meta": {
+                    "rule_id": rule_id,
+                    "dimension": "clean",
+                    "level": "row",
+                    "action": "quarantine",
+                },
+                "kwargs": {
+                    # An uncorrelated subquery runs once per run of the query.
+                    "unexpected_rows_query": f"SELECT row_no FROM {{batch}} WHERE row_no ="
+                    f" (SELECT nextval('{counter}') * 0 + {row_no})"
+                },
+            }
+        )
+    (suites / "rows.json").write_text(json.dumps(rows), "utf-8")
+    with ministry(monkeypatch, _clean_items(40)):
+        batch_no = sync.extract("population:counted-rules", full=True, now=NOW)
+    counted = dataclasses.replace(POPULATION, suites_path=suites)
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        for counter in ("public.runs_x1", "public.runs_x2"):
+            conn.execute(f"CREATE SEQUENCE {counter}")
+        outcome = validation.validate(conn, sqlalchemy_url(warehouse_url), counted, batch_no)
+        runs = {
+            counter: conn.execute(f"SELECT last_value FROM {counter}").fetchone()[0]
+            for counter in ("public.runs_x1", "public.runs_x2")
+        }
+        findings = conn.execute(
+            "SELECT rule_id, row_no FROM audit.findings WHERE batch_no = %s ORDER BY rule_id",
+            (batch_no,),
+        ).fetchall()
+        recorded = conn.execute(
+            """SELECT rule_id, expectation, success, unexpected_count, observed_value
+               FROM audit.rule_results WHERE batch_no = %s AND rule_id LIKE 'P-X%%'
+               ORDER BY rule_id""",
+            (batch_no,),
+        ).fetchall()
+    # Ours: GX's count, then the findings. GX's: its rows, its count, then the findings.
+    assert runs == {"public.runs_x1": 2, "public.runs_x2": 3}
+    assert findings == [("P-X1", 1), ("P-X2", 2)]
+    assert outcome.failed_rules == {"P-X1": 1, "P-X2": 1}
+    assert recorded == [
+        ("P-X1", "unexpected_row_count_expectation", False, 1, "1: row_no=1"),
+        ("P-X2", "unexpected_rows_expectation", False, 1, "1: row_no=2"),
+    ]

@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 
 SUITES = {"batch": "received", "rows": "rows"}
 
+#: Expectation types of SQL rules: their failing rows are the rows their
+#: ``unexpected_rows_query`` selects. Ours (`lienthong.pipeline.rule_query`) runs the query once
+#: in GX; GX's own runs it twice, and is validated the same way.
+SQL_RULE_TYPES = frozenset({"unexpected_rows_expectation", "unexpected_row_count_expectation"})
+
 #: Planner costs for validation's queries. A rule's query returns few rows, but the planner,
 #: which cannot estimate a regular expression or a lookup in the reference codes, expects most
 #: rows back and keeps the scan on one core while the task only waits: rows handed over cheaply
@@ -102,6 +107,8 @@ def load_suite(path: Path, mode: str, *, batch_no: int | None = None) -> tuple[s
     that must judge a batch with no rows at all (an empty file) reads what it needs from the
     audit tables by that number."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    from lienthong.pipeline import rule_query  # noqa: F401  (registers the SQL rules' type)
 
     spec = json.loads(path.read_text(encoding="utf-8"))
     expectations = []
@@ -233,7 +240,7 @@ def run_suites(
 
 def _failing_rows_sql(expectation_type: str, kwargs: dict, result: dict, view: str) -> str:
     """SQL selecting (row_no, offending value) of every failing row of one expectation."""
-    if expectation_type == "unexpected_rows_expectation":
+    if expectation_type in SQL_RULE_TYPES:
         # The same substitution GX makes ({{ and }} are literal braces).
         query = kwargs["unexpected_rows_query"].format(batch=f"staging.{view}")
         return f"SELECT q.row_no, NULL::text FROM ({query}) q"
@@ -285,10 +292,10 @@ def record_results(
             sample = None
             if not item.success and meta["level"] == "row":
                 first = _record_findings(conn, batch_no, config, meta, result, view)
-                if config.type == "unexpected_rows_expectation":
+                if config.type in SQL_RULE_TYPES:
                     # A row rule's query selects row_no alone: its first rows are its findings'.
                     sample = [{"row_no": row_no} for row_no in first]
-            elif not item.success and config.type == "unexpected_rows_expectation":
+            elif not item.success and config.type in SQL_RULE_TYPES:
                 sample = _sample_rows(conn, config.kwargs["unexpected_rows_query"], view)
             conn.execute(
                 """INSERT INTO audit.rule_results (batch_no, suite, expectation_no, rule_id,
