@@ -78,10 +78,8 @@ class Dataset:
     #: the business key (one live row per key in a batch) and the column whose newest value wins
     key_column: str
     version_column: str
-    #: the statement (or statements, run in order) writing the batch's valid rows into core,
-    #: newest version winning; each takes %(batch_no)s, and the rows they write are the
-    #: batch's ``applied``
-    publish_sql: str | tuple[str, ...]
+    #: INSERT … ON CONFLICT into core of the batch's valid rows; takes %(batch_no)s
+    publish_sql: str
     #: a preparer for one batch of a source
     preparer: Callable[[Source], Preparer]
     #: how the source is read (None: nothing to read now)

@@ -62,13 +62,7 @@ def publish(
         )
         for statement in dataset.replaces_sql:
             conn.execute(statement, {"batch_no": batch_no})
-        statements = dataset.publish_sql
-        if isinstance(statements, str):
-            statements = (statements,)
-        applied = sum(
-            max(conn.execute(statement, {"batch_no": batch_no}).rowcount, 0)
-            for statement in statements
-        )
+        applied = conn.execute(dataset.publish_sql, {"batch_no": batch_no}).rowcount
         # Each outcome is counted from the rows themselves, so the table's check that they
         # add up to what was received is a real check.
         received, collapsed, published, fixed = conn.execute(

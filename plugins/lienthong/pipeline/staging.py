@@ -120,16 +120,20 @@ def collapse_duplicates(conn: psycopg.Connection, dataset: Dataset, batch_no: in
     # One pass: both windows share one sort (key, content_hash, row_no). Identical copies of
     # a version share its version, so the newest version of a key is the same with or without
     # them; an identical copy stays "identical" even where its version is an older one.
+    # Partitions by bytes (COLLATE "C"): the same groups under any deterministic collation, and
+    # a sort that compares memory, not locale rules.
     conn.execute(
         sql.SQL(
             """UPDATE {table} t
                SET collapsed = CASE WHEN d.n > 1 THEN 'identical' ELSE 'superseded' END
                FROM (SELECT row_no,
-                            row_number() OVER (PARTITION BY {key}, content_hash
+                            row_number() OVER (PARTITION BY {key} COLLATE "C",
+                                                            content_hash COLLATE "C"
                                                ORDER BY row_no) AS n,
                             -- a copy without a readable version yields to one that has it
-                            coalesce({version} < max({version}) OVER (PARTITION BY {key}),
-                                     max({version}) OVER (PARTITION BY {key}) IS NOT NULL)
+                            coalesce({version} < max({version}) OVER (PARTITION BY {key} COLLATE "C"),
+                                     max({version}) OVER (PARTITION BY {key} COLLATE "C")
+                                       IS NOT NULL)
                               AS older
                      FROM {table}
                      WHERE batch_no = %(b)s AND {key} IS NOT NULL AND item_defect IS NULL) d
