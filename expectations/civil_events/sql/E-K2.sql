@@ -1,11 +1,10 @@
 -- Versions of one event left after collapsing (identical copies and older versions) share the
 -- newest updated_at but differ: a tie a person must settle. Rows that break the contract
 -- (rule E-K3) take no part.
+-- One pass over the batch: each row with how many rows share its key, counted in a sort
+-- by bytes (COLLATE "C": the same groups under any collation, without locale rules).
 SELECT row_no
-FROM {batch}
-WHERE item_defect IS NULL
-  AND event_id IN (SELECT event_id
-                   FROM {batch}
-                   WHERE event_id IS NOT NULL AND item_defect IS NULL
-                   GROUP BY event_id
-                   HAVING count(*) > 1)
+FROM (SELECT row_no, count(*) OVER (PARTITION BY event_id COLLATE "C") AS copies
+      FROM {batch}
+      WHERE event_id IS NOT NULL AND item_defect IS NULL) keyed
+WHERE copies > 1
