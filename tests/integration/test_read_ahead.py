@@ -20,6 +20,7 @@ import pytest
 
 from lienthong.ministry.extraction import CitizenWalk
 from lienthong.pipeline import preparation
+from lienthong.pipeline.extraction import EncodedChunk
 from lienthong.settings import PROJECT_ROOT
 from lienthong.warehouse.connection import with_database
 from lienthong_demo.citizens import generate_citizens
@@ -100,12 +101,15 @@ def test_a_batch_read_ahead_ends_exactly_as_one_read_page_by_page(
 
 
 class NotingPool(ProcessPoolExecutor):
-    """The workers' pool, noting the first row number of each chunk it is handed."""
+    """The workers' pool, noting the first row number and the kind of each chunk it is
+    handed."""
 
     starts: ClassVar[list[int]] = []
+    kinds: ClassVar[set[type]] = set()
 
     def submit(self, fn, /, *args, **kwargs):
         NotingPool.starts.append(args[1])
+        NotingPool.kinds.add(type(args[2]))
         return super().submit(fn, *args, **kwargs)
 
 
@@ -118,7 +122,7 @@ def test_a_batch_prepared_by_workers_ends_exactly_as_one_prepared_in_one_process
         monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "2")
         monkeypatch.setattr(preparation, "WORKERS_FROM", 300)
         monkeypatch.setattr(preparation, "ProcessPoolExecutor", NotingPool)
-        NotingPool.starts = []
+        NotingPool.starts, NotingPool.kinds = [], set()
         run_batch("population:workers", now=NOW)
         workers = _state(warehouse_url)
 
@@ -129,6 +133,8 @@ def test_a_batch_prepared_by_workers_ends_exactly_as_one_prepared_in_one_process
         one_process = _state(second_warehouse)
     # Four pages of 97 were prepared here, the other nine by the workers.
     assert NotingPool.starts == list(range(388, len(items), 97))
+    # The pages crossed to the workers still encoded, and were decoded there.
+    assert NotingPool.kinds == {EncodedChunk}
     assert workers["batches"][0][1] == len(items)
     assert workers["fixes"] and workers["quarantine"]
     assert workers == one_process

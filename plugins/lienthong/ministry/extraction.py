@@ -33,8 +33,10 @@ class CitizenWalk:
         self.window_end: datetime = request.now
 
     def chunks(self) -> Iterator[Sequence[Any]]:
-        """The items of each page, in order."""
-        for number, page in enumerate(self.hook.iter_pages(updated_since=self.since)):
+        """The items of each page, in order, left encoded where they can be (decoded where
+        they are prepared: `lienthong.pipeline.extraction.EncodedChunk`)."""
+        pages = self.hook.iter_pages(updated_since=self.since, defer_items=True)
+        for number, page in enumerate(pages):
             if number == 0 and page.served_at is not None:
                 self.window_end = min(self.window_end, page.served_at)
             self.announced_total = page.total

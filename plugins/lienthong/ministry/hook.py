@@ -26,7 +26,14 @@ import tenacity
 from airflow.providers.http.hooks.http import HttpHook
 from requests.auth import AuthBase
 
-from lienthong.ministry.page import CitizenPage, PageNotJson, PageShapeError, excerpt, parse_page
+from lienthong.ministry.page import (
+    CitizenPage,
+    PageNotJson,
+    PageShapeError,
+    excerpt,
+    parse_page,
+    read_envelope,
+)
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +244,7 @@ class MinistryPopulationHook(HttpHook):
         updated_since: datetime | None = None,
         updated_before: datetime | None = None,
         province_code: str | None = None,
+        defer_items: bool = False,
     ) -> Iterator[CitizenPage]:
         """Walk every page of one query, following next_cursor.
 
@@ -244,6 +252,9 @@ class MinistryPopulationHook(HttpHook):
             updated_since: inclusive lower bound on ``updated_at`` (timezone-aware).
             updated_before: exclusive upper bound on ``updated_at`` (timezone-aware).
             province_code: current 2-digit code of the permanent address.
+            defer_items: leave a page's items encoded where the page can be read without
+                decoding them (`lienthong.ministry.page.read_envelope`), for whoever prepares
+                them to decode.
 
         Yields:
             Each page in order; the last one has ``next_cursor`` None.
@@ -275,7 +286,7 @@ class MinistryPopulationHook(HttpHook):
                 params = dict(base_params)
                 if cursor is not None:
                     params["cursor"] = cursor
-                page = self._fetch_with_retries(session, url, params)
+                page = self._fetch_with_retries(session, url, params, defer_items=defer_items)
                 pages += 1
                 received += len(page.items)
                 where = f"connection {self.ministry_conn_id!r}, page {pages} (cursor {cursor!r})"
@@ -346,7 +357,12 @@ class MinistryPopulationHook(HttpHook):
         )
 
     def _fetch_with_retries(
-        self, session: requests.Session, url: str, params: dict[str, str]
+        self,
+        session: requests.Session,
+        url: str,
+        params: dict[str, str],
+        *,
+        defer_items: bool = False,
     ) -> CitizenPage:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(MinistryTransientError),
@@ -355,7 +371,7 @@ class MinistryPopulationHook(HttpHook):
             before_sleep=self._log_retry,
         )
         try:
-            return retrying(self._fetch_once, session, url, params)
+            return retrying(self._fetch_once, session, url, params, defer_items=defer_items)
         except tenacity.RetryError as exhausted:
             last = exhausted.last_attempt.exception()
             assert isinstance(last, MinistryTransientError)
@@ -366,11 +382,15 @@ class MinistryPopulationHook(HttpHook):
                 last_error=last,
             ) from last
 
-    def _page(self, response: requests.Response, params: dict[str, str]) -> CitizenPage:
+    def _page(
+        self, response: requests.Response, params: dict[str, str], *, defer_items: bool = False
+    ) -> CitizenPage:
         """A 200 answer as a page: not JSON at all is worth a retry (a proxy's error page, a
         cut connection); JSON of the wrong shape is a contract break, raised at once."""
         try:
-            page = parse_page(response.content)
+            page = (read_envelope(response.content) if defer_items else None) or parse_page(
+                response.content
+            )
         except PageNotJson as exc:
             raise MinistryTransientError(
                 f"page at cursor {params.get('cursor')!r} is not a JSON page: {exc}; "
@@ -386,7 +406,12 @@ class MinistryPopulationHook(HttpHook):
         return dataclasses.replace(page, served_at=_http_date(response.headers.get("Date")))
 
     def _fetch_once(
-        self, session: requests.Session, url: str, params: dict[str, str]
+        self,
+        session: requests.Session,
+        url: str,
+        params: dict[str, str],
+        *,
+        defer_items: bool = False,
     ) -> CitizenPage:
         """One GET; classify the outcome as a page, a transient error or a final error."""
         try:
@@ -405,7 +430,7 @@ class MinistryPopulationHook(HttpHook):
 
         status = response.status_code
         if status == 200:
-            return self._page(response, params)
+            return self._page(response, params, defer_items=defer_items)
         if status == 401:
             raise MinistryAuthError(
                 f"connection {self.ministry_conn_id!r}: the population API refused the bearer "

@@ -8,7 +8,7 @@ chunks are exhausted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,10 +38,45 @@ class ExtractRequest:
     conn: psycopg.Connection
 
 
+@dataclass(frozen=True)
+class EncodedChunk:
+    """A chunk whose items are still in the source's encoding (an API page's JSON), decoded
+    where they are prepared.
+
+    Decoding costs the same in a preparation worker as in the staging loop, but decoded
+    items must then be pickled to the worker and rebuilt there: a page's bytes cross for
+    almost nothing, and the staging loop, which feeds every worker, is spared the decoding.
+
+    Attributes:
+        data: the encoded chunk.
+        count: how many items it holds (the staging loop numbers rows before decoding).
+        decode: the bytes to their items, in order; a module-level function (or a partial of
+            one), so that it crosses to a worker by reference.
+    """
+
+    data: bytes
+    count: int
+    decode: Callable[[bytes], Sequence[Any]]
+
+    def __len__(self) -> int:
+        return self.count
+
+    def items(self) -> Sequence[Any]:
+        """The decoded items; an error if they are not the ``count`` announced."""
+        items = self.decode(self.data)
+        if len(items) != self.count:
+            raise ValueError(
+                f"an encoded chunk decoded to {len(items)} items, not the {self.count} counted "
+                "when it was read"
+            )
+        return items
+
+
 class Extraction(Protocol):
     """One batch's read of a source.
 
-    ``chunks`` yields the items in order; the attributes are valid once it is exhausted:
+    ``chunks`` yields the items in order (a sequence of items, or an `EncodedChunk`); the
+    attributes are valid once it is exhausted:
     ``announced_total`` (what the source said it would send, for the count rule),
     ``window_end`` (the watermark never passes it: the extraction's own clock or the
     source's), and ``window_closed`` (True when every version before ``window_end`` has been
@@ -57,7 +92,7 @@ class Extraction(Protocol):
     window_end: datetime | None
     window_closed: bool
 
-    def chunks(self) -> Iterator[Sequence[Any]]: ...
+    def chunks(self) -> Iterator[Sequence[Any] | EncodedChunk]: ...
 
     def describe(self) -> str:
         """What is read, for logs and the batch's record."""

@@ -27,6 +27,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from lienthong.pipeline.dataset import Preparer
+from lienthong.pipeline.extraction import EncodedChunk
 from lienthong.pipeline.staging import StagedChunk, format_chunk
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,12 @@ def worker_count() -> int:
 
 
 def prepare_chunk(
-    preparer: Preparer, batch_no: int, start: int, items: Iterable[Any]
+    preparer: Preparer, batch_no: int, start: int, items: Iterable[Any] | EncodedChunk
 ) -> StagedChunk:
-    """One chunk's items, numbered from ``start``, prepared and formatted for COPY."""
+    """One chunk's items, numbered from ``start``, prepared and formatted for COPY (an
+    `EncodedChunk` decoded first, here)."""
+    if isinstance(items, EncodedChunk):
+        items = items.items()
     return format_chunk(
         batch_no, [preparer.prepare(start + i, item) for i, item in enumerate(items)]
     )
@@ -67,7 +71,7 @@ def prepare_chunk(
 def staged_chunks(
     preparer: Preparer,
     batch_no: int,
-    chunks: Iterable[Sequence[Any]],
+    chunks: Iterable[Sequence[Any] | EncodedChunk],
     *,
     workers: int | None = None,
     workers_from: int | None = None,
@@ -133,6 +137,6 @@ def _leave_with(parent: int) -> None:
     os._exit(1)
 
 
-def _prepare(batch_no: int, start: int, items: Sequence[Any]) -> StagedChunk:
+def _prepare(batch_no: int, start: int, items: Sequence[Any] | EncodedChunk) -> StagedChunk:
     assert _preparer is not None, "a preparation worker runs only after _adopt"
     return prepare_chunk(_preparer, batch_no, start, items)
