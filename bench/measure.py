@@ -9,12 +9,14 @@ whatever else it measured); its log goes to standard error, which the harness pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import resource
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,31 @@ from typing import Any
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+#: The longest the harness waits for the server's background work before a measured step.
+QUIET_TIMEOUT = 300.0
+
+
+def quiet(admin_url: str, timeout: float = QUIET_TIMEOUT) -> float:
+    """Wait until the PostgreSQL server has written out what the last step left (a CHECKPOINT)
+    and no autovacuum worker is at work, so that no measured step pays for an earlier one's
+    writes (a peer's million rows, vacuumed and checkpointed during our incremental sync,
+    made it three times slower in one run); the seconds waited. Gives up after ``timeout``.
+    """
+    started = time.monotonic()
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        # A role that may not checkpoint still waits for autovacuum.
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CHECKPOINT")
+        while time.monotonic() - started < timeout:
+            busy = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            ).fetchone()[0]
+            if not busy:
+                break
+            time.sleep(0.5)
+    return time.monotonic() - started
 
 
 class StepFailed(RuntimeError):

@@ -192,7 +192,10 @@ def _method(results: BenchResults) -> list[str]:
         f"- **dlt** {dlt_version()} in its own virtualenv (population): {dlt}; validates nothing.",
         *(_file_method(results) if files else ()),
         "- **seconds**: measured inside each process around its work; process start-up and"
-        " imports (Airflow, GX, pandas, dlt) are made before the clock starts.",
+        " imports (Airflow, GX, pandas, dlt) are made before the clock starts. Before each"
+        " step the server is left to finish what the last one started (a `CHECKPOINT`, then"
+        " no autovacuum worker at work, up to 5 minutes), so that no step pays for another's"
+        " writes.",
         "- **peak memory**: the peak RSS of the measured process (`wait4`), server excluded;"
         " a preparation worker's own peak is given beside it.",
         f"- **incremental**: {config.changed_fraction:.0%} of the records get a new version"

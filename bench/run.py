@@ -58,6 +58,7 @@ from bench.measure import (
     StepFailed,
     load_average,
     python_module,
+    quiet,
     run_child,
 )
 from bench.peers import dlt_peer, pandas_gx, raw_copy
@@ -399,22 +400,27 @@ class _SizeRun:
         command = python_module(
             "bench.ours", mode, "--source", json.dumps(fields), "--batch-key", batch_key, *extra
         )
+        quiet(self.config.admin_url)
         return run_child(f"ours {mode}", command, env)
 
     def _raw_copy(self, records: Path) -> Measurement:
         flat = self.folder / "flat.csv"
         with flat.open("w", encoding="utf-8", newline="") as out:
             csv.writer(out).writerows(self.dataset.flat_rows(records))
+        database = self.databases.url(self._database("copy"))
+        quiet(self.config.admin_url)
         return raw_copy.measure(
             flat,
             f"peers.raw_{self.dataset.name}",
             self.dataset.flat_columns,
-            self.databases.url(self._database("copy")),
+            database,
         )
 
     def _dlt(
         self, python: Path, server: ServerProcess | None, data: Path | None = None
     ) -> Measurement:
+        database = self.databases.url(self._database("dlt"))
+        quiet(self.config.admin_url)
         return dlt_peer.measure(
             python,
             server.url if server else None,
@@ -423,18 +429,20 @@ class _SizeRun:
             self.config.page_size,
             f"dlt_{self.dataset.name}",
             self.folder / "dlt",
-            self.databases.url(self._database("dlt")),
+            database,
             csv_file=data,
         )
 
     def _pandas(self, server: ServerProcess | None, data: Path | None = None) -> Measurement:
+        database = self.databases.url(self._database("pandas"))
+        quiet(self.config.admin_url)
         return pandas_gx.measure(
             self.dataset.name,
             server.url + str(self.dataset.api_path) if server else None,
             server.token if server else "",
             self.config.page_size,
             f"peers.pandas_{self.dataset.name}",
-            self.databases.url(self._database("pandas")),
+            database,
             csv_file=data,
         )
 
