@@ -388,11 +388,12 @@ def test_a_broken_rule_fails_loudly_naming_the_rule(warehouse_url, monkeypatch, 
         assert conn.execute("SELECT count(*) FROM audit.findings").fetchone()[0] == 0
 
 
-def test_a_sql_rule_runs_its_query_once_in_gx_and_once_for_its_rows(
+def test_a_sql_rule_runs_its_query_once_for_its_count_and_its_findings(
     warehouse_url, monkeypatch, tmp_path
 ):
-    """Our SQL rule type asks GX for the count alone; GX's own type (still accepted) also
-    fetches rows that validation gathers anyway. Each rule's query counts its own runs."""
+    """Our SQL rule type keeps the rows its query selects while GX counts them, and the
+    findings are read from those; GX's own type (still accepted) fetches rows, counts them,
+    and the findings run the query again. Each rule's query counts its own runs."""
     import dataclasses
     import json
     import shutil
@@ -448,8 +449,12 @@ def test_a_sql_rule_runs_its_query_once_in_gx_and_once_for_its_rows(
                ORDER BY rule_id""",
             (batch_no,),
         ).fetchall()
-    # Ours: GX's count, then the findings. GX's: its rows, its count, then the findings.
-    assert runs == {"public.runs_x1": 2, "public.runs_x2": 3}
+        kept = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'rule\\_rows\\_%%'"
+        ).fetchone()[0]
+    # Ours: once, kept and counted. GX's: its rows, its count, then the findings.
+    assert runs == {"public.runs_x1": 1, "public.runs_x2": 3}
+    assert kept == 0  # the kept rows are dropped once recorded
     assert findings == [("P-X1", 1), ("P-X2", 2)]
     assert outcome.failed_rules == {"P-X1": 1, "P-X2": 1}
     assert recorded == [

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,9 @@ def load_suite(path: Path, mode: str, *, batch_no: int | None = None) -> tuple[s
     (``"unexpected_rows_query": {"file": "sql/P-C3.sql"}``), written as plain SQL with
     ``{batch}`` for the batch's table and ``{batch_no}`` for its number: a batch-level rule
     that must judge a batch with no rows at all (an empty file) reads what it needs from the
-    audit tables by that number."""
+    audit tables by that number. Given ``batch_no``, each SQL rule of our type keeps the rows
+    its query selects in a table of its own (`rows_table`), so that its findings need no
+    second run of the query."""
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     from lienthong.pipeline import rule_query  # noqa: F401  (registers the SQL rules' type)
@@ -121,11 +124,31 @@ def load_suite(path: Path, mode: str, *, batch_no: int | None = None) -> tuple[s
             continue
         meta["expectation_no"] = number
         kwargs = {k: _sql_file(path, v, batch_no) for k, v in item["kwargs"].items()}
+        if item["type"] == "unexpected_row_count_expectation" and batch_no is not None:
+            kwargs.setdefault("rows_table", rows_table(batch_no, path.stem, number))
         config = ExpectationConfiguration(
             type=item["type"], kwargs=kwargs, meta=meta, description=item["description"]
         )
         expectations.append(config.to_domain_obj())
     return spec["name"], expectations
+
+
+def rows_table(batch_no: int, suite: str, expectation_no: int) -> str:
+    """Where one SQL rule's failing rows of a batch are kept while the batch is validated
+    (`lienthong.pipeline.rule_query`); dropped with the batch's views."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", suite):
+        raise ValueError(f"suite {suite!r} cannot name a rule's rows table")
+    return f"staging.rule_rows_b{int(batch_no)}_{suite}_{int(expectation_no)}"
+
+
+def _drop_rows_tables(conn: psycopg.Connection, batch_no: int) -> None:
+    tables = conn.execute(
+        """SELECT tablename FROM pg_tables WHERE schemaname = 'staging'
+           AND tablename LIKE %s""",
+        (f"rule\\_rows\\_b{int(batch_no)}\\_%",),
+    ).fetchall()
+    for (table,) in tables:
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS staging.{}").format(sql.Identifier(table)))
 
 
 def rule_queries(path: Path) -> dict[int, str]:
@@ -240,6 +263,8 @@ def run_suites(
 
 def _failing_rows_sql(expectation_type: str, kwargs: dict, result: dict, view: str) -> str:
     """SQL selecting (row_no, offending value) of every failing row of one expectation."""
+    if expectation_type in SQL_RULE_TYPES and kwargs.get("rows_table"):
+        return f"SELECT q.row_no, NULL::text FROM {kwargs['rows_table']} q"
     if expectation_type in SQL_RULE_TYPES:
         # The same substitution GX makes ({{ and }} are literal braces).
         query = kwargs["unexpected_rows_query"].format(batch=f"staging.{view}")
@@ -251,10 +276,15 @@ def _failing_rows_sql(expectation_type: str, kwargs: dict, result: dict, view: s
     return f"SELECT q.row_no, q.{column}::text FROM ({query.rstrip().rstrip(';')}) q"
 
 
-def _sample_rows(conn: psycopg.Connection, query: str, view: str) -> list[dict]:
+def _sample_rows(conn: psycopg.Connection, kwargs: dict, view: str) -> list[dict]:
     """The first failing rows of a SQL rule, for the record and the hold message (GX's BASIC
-    results leave them out)."""
+    results leave them out): from the rows its run kept, else from its query run again."""
     from psycopg.rows import dict_row
+
+    if kwargs.get("rows_table"):
+        with conn.cursor(row_factory=dict_row) as cur:
+            return cur.execute(f"SELECT * FROM {kwargs['rows_table']} LIMIT 11").fetchall()
+    query = kwargs["unexpected_rows_query"]
 
     text = query.format(batch=f"staging.{view}")
     # MATERIALIZED: planned for all its rows, not for the first 11. Failing rows are rare, so
@@ -296,7 +326,7 @@ def record_results(
                     # A row rule's query selects row_no alone: its first rows are its findings'.
                     sample = [{"row_no": row_no} for row_no in first]
             elif not item.success and config.type in SQL_RULE_TYPES:
-                sample = _sample_rows(conn, config.kwargs["unexpected_rows_query"], view)
+                sample = _sample_rows(conn, config.kwargs, view)
             conn.execute(
                 """INSERT INTO audit.rule_results (batch_no, suite, expectation_no, rule_id,
                        dimension, level, action, expectation, description, success, element_count,
@@ -463,6 +493,7 @@ def validate(
     finally:
         with conn.transaction():
             _drop_views(conn, dataset, batch_no)
+            _drop_rows_tables(conn, batch_no)
     log.info(
         "%s batch %s: validate: %s, %s rows in %.1f s; pass rates %s",
         dataset.name,
