@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -349,7 +350,30 @@ def test_new_fields_are_recorded_and_kept_not_fatal(warehouse_url, monkeypatch):
         assert extras == [({"blood_type": "O", "tax_code": None},)]
 
 
-def test_a_broken_rule_fails_loudly_naming_the_rule(warehouse_url, monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    ("kind", "query", "error"),
+    [
+        (
+            "unexpected_rows_expectation",
+            "SELECT row_no FROM {batch} WHERE no_such_column",
+            "no_such_column",
+        ),
+        (
+            "unexpected_row_count_expectation",
+            "SELECT row_no FROM {batch} WHERE no_such_column",
+            "no_such_column",
+        ),
+        # Ours keeps the selected rows as a table: its columns need names of their own.
+        (
+            "unexpected_row_count_expectation",
+            "SELECT row_no, row_no FROM {batch} WHERE full_name IS NULL",
+            'column "row_no" specified more than once',
+        ),
+    ],
+)
+def test_a_broken_rule_fails_loudly_naming_the_rule(
+    warehouse_url, monkeypatch, tmp_path, kind, query, error
+):
     import dataclasses
     import json
     import shutil
@@ -363,15 +387,15 @@ def test_a_broken_rule_fails_loudly_naming_the_rule(warehouse_url, monkeypatch, 
     rows = json.loads((suites / "rows.json").read_text("utf-8"))
     rows["expectations"].append(
         {
-            "type": "unexpected_rows_expectation",
-            "description": "a rule whose SQL names a column that does not exist",
+            "type": kind,
+            "description": "a rule whose SQL cannot run",
             "meta": {
                 "rule_id": "P-X9",
                 "dimension": "clean",
                 "level": "row",
                 "action": "quarantine",
             },
-            "kwargs": {"unexpected_rows_query": "SELECT row_no FROM {batch} WHERE no_such_column"},
+            "kwargs": {"unexpected_rows_query": query},
         }
     )
     (suites / "rows.json").write_text(json.dumps(rows), "utf-8")
@@ -380,12 +404,15 @@ def test_a_broken_rule_fails_loudly_naming_the_rule(warehouse_url, monkeypatch, 
     broken = dataclasses.replace(POPULATION, suites_path=suites)
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         with pytest.raises(
-            validation.RuleError, match=r"population\.rows: rule P-X9 .*no_such_column"
+            validation.RuleError, match=r"population\.rows: rule P-X9 .*" + re.escape(error)
         ):
             validation.validate(conn, sqlalchemy_url(warehouse_url), broken, batch_no)
         # Nothing was recorded as if the data had failed; the batch stays staged.
         assert conn.execute("SELECT status FROM audit.batches").fetchone()[0] == "staged"
         assert conn.execute("SELECT count(*) FROM audit.findings").fetchone()[0] == 0
+        # Nor is any rule's kept rows left behind.
+        kept = "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'rule\\_rows\\_%'"
+        assert conn.execute(kept).fetchone()[0] == 0
 
 
 def test_a_sql_rule_runs_its_query_once_for_its_count_and_its_findings(
