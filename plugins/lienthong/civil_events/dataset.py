@@ -41,6 +41,7 @@ INSERT INTO core.civil_events AS c (province_code, event_id, event_type, persona
 SELECT province_code, event_id, event_type, personal_id, full_name, event_day, commune_code,
        registered_ts, updated_ts, is_deleted, extra, batch_no
 FROM published
+ORDER BY province_code, event_id  -- key order, as population's upsert
 ON CONFLICT (province_code, event_id) DO UPDATE SET
   (event_type, personal_id, full_name, event_date, commune_code, registered_at, updated_at,
    is_deleted, extra, batch_no)
