@@ -388,9 +388,9 @@ class MinistryPopulationHook(HttpHook):
         """A 200 answer as a page: not JSON at all is worth a retry (a proxy's error page, a
         cut connection); JSON of the wrong shape is a contract break, raised at once."""
         try:
-            page = (read_envelope(response.content) if defer_items else None) or parse_page(
-                response.content
-            )
+            page = read_envelope(response.content) if defer_items else None
+            if page is None:
+                page = parse_page(response.content)
         except PageNotJson as exc:
             raise MinistryTransientError(
                 f"page at cursor {params.get('cursor')!r} is not a JSON page: {exc}; "

@@ -35,8 +35,9 @@ from great_expectations.expectations.metrics.query_metrics.query_row_count.unexp
 #: The metric: the query's rows, stored in ``rows_table`` when one is given, counted.
 METRIC = "unexpected_rows_query.stored_row_count"
 
-# A rows table is ours (schema.name, lower case): never text from a suite spliced into SQL.
-_ROWS_TABLE = re.compile(r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
+# A rows table is one of ours (`lienthong.pipeline.validation.rows_table`): the metric drops
+# it, so nothing else may be named here.
+_ROWS_TABLE = re.compile(r"^staging\.rule_rows_b[0-9]+_[a-z0-9_]+$")
 
 
 class UnexpectedRowsQueryStoredRowCount(UnexpectedRowsQueryRowCount):
@@ -70,7 +71,7 @@ class UnexpectedRowsQueryStoredRowCount(UnexpectedRowsQueryRowCount):
             ).fetchone()
             return int(row[0])
         if not _ROWS_TABLE.match(table):
-            raise ValueError(f"rows_table {table!r} is not schema.name")
+            raise ValueError(f"rows_table {table!r} is not a rule's rows table in staging")
         with execution_engine.engine.begin() as connection:
             connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
             stored = connection.execute(

@@ -125,7 +125,8 @@ def load_suite(path: Path, mode: str, *, batch_no: int | None = None) -> tuple[s
         meta["expectation_no"] = number
         kwargs = {k: _sql_file(path, v, batch_no) for k, v in item["kwargs"].items()}
         if item["type"] == "unexpected_row_count_expectation" and batch_no is not None:
-            kwargs.setdefault("rows_table", rows_table(batch_no, path.stem, number))
+            # Ours, never the suite's: the metric drops and creates this table.
+            kwargs["rows_table"] = rows_table(batch_no, path.stem, number)
         config = ExpectationConfiguration(
             type=item["type"], kwargs=kwargs, meta=meta, description=item["description"]
         )
@@ -147,8 +148,9 @@ def _drop_rows_tables(conn: psycopg.Connection, batch_no: int) -> None:
            AND tablename LIKE %s""",
         (f"rule\\_rows\\_b{int(batch_no)}\\_%",),
     ).fetchall()
-    for (table,) in tables:
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS staging.{}").format(sql.Identifier(table)))
+    if tables:
+        names = sql.SQL(", ").join(sql.Identifier("staging", table) for (table,) in tables)
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(names))
 
 
 def rule_queries(path: Path) -> dict[int, str]:
