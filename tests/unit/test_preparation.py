@@ -3,6 +3,7 @@ the same order, with the same row numbers and fixes, as one process prepares the
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 
@@ -125,3 +126,28 @@ def test_items_that_break_the_contract_cross_to_workers_unchanged():
     assert "personal_id: the key occurs more than once" in text
     assert "is not a JSON number" in text and "invalid Unicode" in text
     assert "not an object" in text and "nested deeper than" in text
+
+
+class NotesCollector:
+    """A preparer that notes whether Python's cyclic collector was on, and how many objects
+    the worker's collector may still walk."""
+
+    def prepare(self, row_no, item):
+        return (row_no, gc.isenabled(), gc.get_freeze_count() > 0), []
+
+
+def test_the_collector_is_paused_while_a_chunk_is_prepared_and_back_after():
+    assert gc.isenabled()
+    # In this process (the first chunk) and in workers, whose inherited objects are frozen.
+    chunks = _chunks(200, 50)
+    staged = list(staged_chunks(NotesCollector(), 3, chunks, workers=2, workers_from=50))
+    rows = [line.split("\t") for chunk in staged for line in chunk.rows.decode().splitlines()]
+    assert len(rows) == 200
+    assert {row[2] for row in rows} == {"f"}  # never enabled during a chunk
+    assert [row[3] for row in rows[:50]] == ["f"] * 50  # this process freezes nothing
+    assert {row[3] for row in rows[50:]} == {"t"}
+    assert gc.isenabled()
+    # A chunk that fails leaves the collector on.
+    with pytest.raises(ValueError):
+        list(staged_chunks(BreaksOn("name 4"), 1, _chunks(10, 10), workers=1))
+    assert gc.isenabled()

@@ -16,6 +16,7 @@ is gone (killed mid-batch), so a crash leaves no process behind.
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -24,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from lienthong.pipeline.dataset import Preparer
@@ -61,11 +63,32 @@ def prepare_chunk(
 ) -> StagedChunk:
     """One chunk's items, numbered from ``start``, prepared and formatted for COPY (an
     `EncodedChunk` decoded first, here)."""
-    if isinstance(items, EncodedChunk):
-        items = items.items()
-    return format_chunk(
-        batch_no, [preparer.prepare(start + i, item) for i, item in enumerate(items)]
-    )
+    with _collector_paused():
+        if isinstance(items, EncodedChunk):
+            items = items.items()
+        return format_chunk(
+            batch_no, [preparer.prepare(start + i, item) for i, item in enumerate(items)]
+        )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for one chunk.
+
+    Preparing an item allocates some thirty containers (decoded objects, rows, fixes) that
+    reference counting frees; none is in a cycle. The collector, which looks at young objects
+    every 700 allocations, found nothing here and cost a fifth of the preparation
+    (``bench/``); paused, a chunk's work is the same, and anything cyclic it leaves is
+    collected once the chunk is done.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def staged_chunks(
@@ -127,6 +150,9 @@ _preparer: Preparer | None = None
 def _adopt(preparer: Preparer, parent: int) -> None:
     global _preparer
     _preparer = preparer
+    # What the worker inherited is the parent's: its own collections need not walk it again
+    # (nor touch, and so copy, the pages it lies on).
+    gc.freeze()
     threading.Thread(target=_leave_with, args=(parent,), name="parent-watch", daemon=True).start()
 
 
