@@ -112,3 +112,41 @@ def test_migrations_refuse_a_connection_inside_a_transaction(empty_database_url)
         pytest.raises(migrations.MigrationError, match="autocommit"),
     ):
         migrations.apply(conn)
+
+
+def test_core_rows_name_a_batch_that_exists_and_batches_are_never_deleted(empty_database_url):
+    """Lineage (migration 0023): checked once per statement, not by a foreign key per row."""
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        migrations.apply(conn)
+        core_keys = conn.execute(
+            """SELECT conrelid::regclass::text FROM pg_constraint
+               WHERE confrelid = 'audit.batches'::regclass AND contype = 'f'
+                 AND connamespace = 'core'::regnamespace"""
+        ).fetchall()
+        assert core_keys == []
+        batch_no = conn.execute(
+            """INSERT INTO audit.batches (batch_key, dataset, source, mode, status, extracted_at)
+               VALUES ('lineage', 'population', 'ministry', 'full', 'published', now())
+               RETURNING batch_no"""
+        ).fetchone()[0]
+        row = """INSERT INTO core.population (personal_id, full_name, date_of_birth, sex,
+                     perm_province_code, perm_commune_code, updated_at, batch_no)
+                 VALUES (%s, 'Nguyễn Văn An', '1990-01-01', 'M', '01', '00001', now(), %s)"""
+        conn.execute(row, ("001090000001", batch_no))
+
+        with pytest.raises(psycopg.errors.ForeignKeyViolation) as raised:
+            conn.execute(row, ("001090000002", batch_no + 1))
+        assert raised.value.diag.message_primary == (
+            f"core.population: rows name batch {batch_no + 1}, which is not in audit.batches"
+        )
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match=r"core\.population: rows name batch 999999"):
+            conn.execute(
+                row + " ON CONFLICT (personal_id) DO UPDATE SET batch_no = 999999",
+                ("001090000001", batch_no),
+            )
+        assert conn.execute("SELECT batch_no FROM core.population").fetchall() == [(batch_no,)]
+
+        for statement in ("DELETE FROM audit.batches", "TRUNCATE audit.batches CASCADE"):
+            with pytest.raises(psycopg.errors.RestrictViolation, match="never deleted"):
+                conn.execute(statement)
+        assert conn.execute("SELECT count(*) FROM audit.batches").fetchone()[0] == 1
