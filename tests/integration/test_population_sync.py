@@ -315,6 +315,39 @@ def test_validation_on_a_connection_in_a_transaction_analyses_only(warehouse_url
     assert (pages > 0, visible, tuples) == (True, 0, 500)
 
 
+def test_validation_analyses_staging_only_where_statistics_do_not_know_the_batch(warehouse_url):
+    from lienthong.pipeline.validation import prepare_staging
+
+    def counts(conn):
+        # A fresh snapshot of the server's counters each time (they are cached per transaction).
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        return conn.execute(
+            """SELECT vacuum_count, analyze_count FROM pg_stat_user_tables
+               WHERE relid = 'staging.analyse_probe'::regclass"""
+        ).fetchone()
+
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute(
+            """CREATE TABLE staging.analyse_probe AS
+               SELECT 1 AS batch_no, g AS row_no FROM generate_series(1, 20000) g"""
+        )
+        try:
+            conn.execute("ANALYZE staging.analyse_probe")
+            # Batch 2 staged after the last ANALYZE: statistics have never seen it.
+            conn.execute(
+                "INSERT INTO staging.analyse_probe SELECT 2, g FROM generate_series(1, 6000) g"
+            )
+            before = counts(conn)
+            prepare_staging(conn, "staging.analyse_probe", batch_no=2, rows=6000)
+            after_first = counts(conn)
+            assert after_first == (before[0] + 1, before[1] + 1)  # VACUUM with ANALYZE
+            # Now they know it: vacuumed again, not analysed.
+            prepare_staging(conn, "staging.analyse_probe", batch_no=2, rows=6000)
+            assert counts(conn) == (after_first[0] + 1, after_first[1])
+        finally:
+            conn.execute("DROP TABLE staging.analyse_probe")
+
+
 def test_validation_sessions_let_the_planner_scan_a_batch_on_every_core(warehouse_url):
     # GX's engine gets the planner costs in its session options, beside any the URL had.
     from sqlalchemy import create_engine, text

@@ -419,7 +419,13 @@ def score_dimensions(
     return rates
 
 
-def prepare_staging(conn: psycopg.Connection, staging_table: str) -> None:
+def prepare_staging(
+    conn: psycopg.Connection,
+    staging_table: str,
+    *,
+    batch_no: int | None = None,
+    rows: int | None = None,
+) -> None:
     """Statistics, hint bits and visibility for the rows just staged, before the suites read them.
 
     Without statistics the planner guesses, and validating the same batch took four times as
@@ -430,13 +436,45 @@ def prepare_staging(conn: psycopg.Connection, staging_table: str) -> None:
     truncation to autovacuum (no index scans, no exclusive lock against a concurrent COPY),
     and waits for another source's VACUUM of the same table. VACUUM cannot run inside a
     transaction: a connection that is not in autocommit mode gets ANALYZE alone.
+
+    Staging analysed the table as it collapsed the batch's duplicates; given the batch
+    (``batch_no``, ``rows`` received), statistics are made again only where the planner's
+    estimate of its rows shows they do not know it (another source's batch, staged at the
+    same time, may have replaced them with statistics that never saw this one). An ANALYZE
+    samples the whole table: 0.6 s on 300k rows, half of an incremental sync of 3,000.
     """
     table = sql.Identifier(*staging_table.split("."))
+    analyse = batch_no is None or rows is None or not _statistics_know(conn, table, batch_no, rows)
     idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     if conn.autocommit and idle:
-        conn.execute(sql.SQL("VACUUM (ANALYZE, INDEX_CLEANUP OFF, TRUNCATE OFF) {}").format(table))
-    else:
+        options = (
+            "ANALYZE, INDEX_CLEANUP OFF, TRUNCATE OFF"
+            if analyse
+            else "INDEX_CLEANUP OFF, TRUNCATE OFF"
+        )
+        conn.execute(sql.SQL("VACUUM ({}) {}").format(sql.SQL(options), table))
+    elif analyse:
         conn.execute(sql.SQL("ANALYZE {}").format(table))
+
+
+#: How far the planner's estimate of a batch's rows may be from its count for statistics to
+#: be taken as knowing the batch: half the count, and a thousand rows for a small batch (one
+#: that the sample of an ANALYZE would hardly see better).
+_ESTIMATE_SLACK = 1_000
+
+
+def _statistics_know(
+    conn: psycopg.Connection, table: sql.Composable, batch_no: int, rows: int
+) -> bool:
+    """Whether the planner's estimate of the batch's rows is near what was staged."""
+    with conn.transaction():
+        plan = conn.execute(
+            sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {} WHERE batch_no = {}").format(
+                table, sql.Literal(batch_no)
+            )
+        ).fetchone()[0]
+    estimate = plan[0]["Plan"]["Plan Rows"]
+    return abs(estimate - rows) <= max(rows / 2, _ESTIMATE_SLACK)
 
 
 def validate(
@@ -466,7 +504,7 @@ def validate(
         )
     with conn.transaction():
         _create_views(conn, dataset, batch_no)
-    prepare_staging(conn, dataset.staging_table)
+    prepare_staging(conn, dataset.staging_table, batch_no=batch_no, rows=batch["received"])
     try:
         results = run_suites(sqlalchemy_url, dataset, batch)
         with conn.transaction():
