@@ -139,7 +139,9 @@ def test_core_rows_name_a_batch_that_exists_and_batches_are_never_deleted(empty_
         assert raised.value.diag.message_primary == (
             f"core.population: rows name batch {batch_no + 1}, which is not in audit.batches"
         )
-        with pytest.raises(psycopg.errors.ForeignKeyViolation, match=r"core\.population: rows name batch 999999"):
+        with pytest.raises(
+            psycopg.errors.ForeignKeyViolation, match=r"core\.population: rows name batch 999999"
+        ):
             conn.execute(
                 row + " ON CONFLICT (personal_id) DO UPDATE SET batch_no = 999999",
                 ("001090000001", batch_no),
