@@ -30,6 +30,7 @@ DEFERRED = [
     _page('{"personal_id": "1", "sex": "M", "sex": "F"}, 7, "text", null, [1, [2]]'),
     _page('{"permanent_address": {"detail": "a", "detail": "b"}}, {"x": 1e999}'),
     _page('{"x": "\\u0000"}, {"x": "a\\"b"}', '"next_cursor": null, "total": 2'),
+    _page('{"total": 3, "items": [], "next_cursor": "\\u0041"}'),  # envelope keys in an item
 ]
 
 # Pages read at once by parse_page: what msgspec refuses or does not check.
@@ -37,8 +38,10 @@ AT_ONCE = [
     _page('{"full_name": NaN}'),
     _page('{"full_name": "Tr\\ud800n"}'),
     _page('{"deep": ' + "[" * 2000 + "]" * 2000 + "}"),
-    _page('{"total": 3}'),  # an envelope key inside an item
     _page("1", '"next_cursor": null, "total": 1, "total": 2'),
+    _page("1", '"next_cursor": null, "total": 1, "tot\\u0061l": 2'),  # the same key, escaped
+    _page("1", '"next_cursor": null, "total": 1, "it\\u0065ms": []'),
+    _page("1", '"next_cursor": "c\\/2", "total": 1'),  # an escape is for parse_page to read
     _page("1", '"next_cursor": "", "total": 1'),
     _page("1", '"next_cursor": null, "total": -1'),
     _page("1", '"next_cursor": null, "total": 1.0'),
@@ -94,5 +97,5 @@ def test_workers_stage_encoded_pages_as_one_process_stages_decoded_ones():
 
     assert [c.rows for c in spread] == [c.rows for c in alone] == [c.rows for c in in_process]
     assert [c.fixes for c in spread] == [c.fixes for c in alone]
-    assert sum(c.count for c in spread) == sum(map(len, decoded)) == 15
+    assert sum(c.count for c in spread) == sum(map(len, decoded)) == 16
     assert "the key occurs more than once" in b"".join(c.rows for c in spread).decode()

@@ -80,6 +80,30 @@ def test_a_json_page_of_the_wrong_shape_is_a_contract_error_at_once(monkeypatch,
     assert body[:20] in message  # an excerpt of what came
 
 
+@pytest.mark.parametrize("defer_items", [False, True])
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        '"next_cursor": null, "total": 1, "tot\\u0061l": 2',
+        '"n\\u0065xt_cursor": "X", "next_cursor": null, "total": 1',
+    ],
+)
+def test_an_envelope_key_given_twice_once_escaped_is_a_contract_error_at_the_page(
+    monkeypatch, envelope, defer_items
+):
+    # msgspec reads an escaped key as the key it spells, keeping one of the two: the page
+    # must not be vouched for and left to a worker, which could not say which page it was.
+    body = '{"items": [{"personal_id": "1"}], ' + envelope + "}"
+    with (
+        ScriptedServer(lambda q: raw(body)) as server,
+        pytest.raises(MinistryContractError) as error,
+    ):
+        list(hook(monkeypatch, server).iter_pages(defer_items=defer_items))
+    message = str(error.value)
+    assert "connection 'ministry_population': page at cursor None breaks the contract" in message
+    assert "the page repeats the key(s) " in message
+
+
 def test_an_html_page_is_retried_then_reported_with_the_page_and_an_excerpt(monkeypatch):
     html = "<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"
 

@@ -99,12 +99,13 @@ def parse_page(body: bytes) -> CitizenPage:
 
 
 class _Envelope(msgspec.Struct):
-    items: list[msgspec.Raw]
+    items: msgspec.Raw
     next_cursor: str | None
     total: int
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
+_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 _ENVELOPE_KEYS = (b'"items"', b'"next_cursor"', b'"total"')
 
 
@@ -116,20 +117,28 @@ def read_envelope(body: bytes) -> CitizenPage | None:
     msgspec's C decoder walks the page at about half a microsecond an item, checking its JSON
     but building nothing but the envelope. Only a page that `parse_page` is certain to read
     whole is left encoded: anything msgspec refuses (NaN, a lone surrogate, deep nesting, an
-    envelope of the wrong shape) or does not check (valid UTF-8, an envelope key given twice)
-    goes back to `parse_page`, which raises or retries as it always did.
+    envelope of the wrong shape) or does not check (valid UTF-8, an envelope key given twice,
+    plainly or written with escapes) goes back to `parse_page`, which raises or retries as it
+    always did.
     """
     try:
         envelope = _ENVELOPE.decode(body)
+        items = bytes(envelope.items)
+        count = len(_ITEMS.decode(items))
         body.decode("utf-8")
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         return None
     if envelope.total < 0 or envelope.next_cursor == "":
         return None
-    if any(body.count(key) != 1 for key in _ENVELOPE_KEYS):
-        return None  # a key given twice, or named inside an item: let parse_page look
+    # The page around its items: a key given twice there, or written with an escape (which
+    # msgspec reads as the key it spells), is for parse_page to name. Should the items' bytes
+    # also occur earlier, the cut leaves them in and the page is simply read at once.
+    start = body.find(items)
+    around = body[:start] + body[start + len(items) :]
+    if b"\\" in around or any(around.count(key) != 1 for key in _ENVELOPE_KEYS):
+        return None
     return CitizenPage(
-        items=EncodedChunk(body, len(envelope.items), page_items),
+        items=EncodedChunk(body, count, page_items),
         next_cursor=envelope.next_cursor,
         total=envelope.total,
     )
