@@ -41,6 +41,22 @@ def test_migrations_apply_on_an_empty_database_and_reapply_as_a_no_op(empty_data
             "ref.communes",
         } <= tables
 
+        # Staging keeps payloads as JSON text (migration 0024); quarantine as jsonb.
+        payload_types = dict(
+            conn.execute(
+                """SELECT table_schema || '.' || table_name, data_type
+                   FROM information_schema.columns WHERE column_name = 'payload'
+                     AND table_schema IN ('staging', 'quarantine')"""
+            ).fetchall()
+        )
+        assert payload_types == {
+            "staging.population": "json",
+            "staging.civil_events": "json",
+            "staging.dossiers": "json",
+            "staging.p06_tasks": "json",
+            "quarantine.records": "jsonb",
+        }
+
         assert migrations.apply(conn) == []
         assert _versions(conn) == [m.version for m in shipped]
 

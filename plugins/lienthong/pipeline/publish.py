@@ -56,7 +56,9 @@ def publish(
                    FROM {table} s
                    JOIN audit.findings f ON f.batch_no = s.batch_no AND f.row_no = s.row_no
                    WHERE s.batch_no = %(b)s AND s.collapsed IS NULL AND f.action = 'quarantine'
-                   GROUP BY s.batch_no, s.row_no, s.{key}, s.payload, s.payload_text"""
+                   -- the staging row's key: its other columns follow (payload is json,
+                   -- which has no equality to group by)
+                   GROUP BY s.batch_no, s.row_no"""
             ).format(table=table, key=key),
             {"b": batch_no, "dataset": dataset.name},
         )
