@@ -402,8 +402,8 @@ def _where_the_time_goes(size: SizeResult) -> list[str]:
         out.append(
             f"- Validation took {first:.1f} s on a freshly staged batch ({runs[1][2]}) and"
             f" {analysed:.1f} s on the same batch after `VACUUM ANALYZE`"
-            f" ({first / analysed:.2f}×): what a database-wide VACUUM ANALYZE adds to the one"
-            f" validation makes of staging (and loading the reference data makes of `ref`)"
+            f" ({first / analysed:.2f}×): what a database-wide VACUUM ANALYZE adds to what the"
+            f" sync makes of staging (and loading the reference data makes of `ref`)"
             f" is worth {first - analysed:.1f} s here."
         )
     for peer, least in (("raw COPY", 0.1), ("dlt", 5.0), ("pandas + GX", 20.0)):

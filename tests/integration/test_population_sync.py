@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from lienthong.pipeline import sync as pipeline_sync
 from lienthong.pipeline.batches import BatchError, BatchHeld
 from lienthong.settings import PROJECT_ROOT
 from lienthong.text.vietnamese import normalise_text
@@ -299,6 +300,45 @@ def test_validation_reads_a_vacuumed_analysed_staging(warehouse_url, monkeypatch
         ).fetchone()[0]
     assert filled > 0 and visible >= filled
     assert tuples >= 600
+
+
+def test_a_small_batch_beside_a_large_staging_table_is_analysed_by_its_own_columns(
+    warehouse_url, monkeypatch
+):
+    def statistics(column: str):
+        with psycopg.connect(warehouse_url) as conn:
+            return conn.execute(
+                """SELECT most_common_vals::text, histogram_bounds::text FROM pg_stats
+                   WHERE schemaname = 'staging' AND tablename = 'population'
+                     AND attname = %s""",
+                (column,),
+            ).fetchone()
+
+    # The newest 600 first, so that the large batch is live (rule P-L1) and is published.
+    items = sorted(_clean_items(660), key=lambda item: item["updated_at"], reverse=True)
+    with ministry(monkeypatch, items[:600]):
+        first, _ = _run("population:large")
+    names_before = statistics("full_name")
+    with ministry(monkeypatch, items[600:]):
+        second = sync.extract("population:small", full=True, now=NOW)
+    # The planner knows the new batch (its rows were sampled) ...
+    batch_stats = statistics("batch_no")
+    assert str(second) in (batch_stats[0] or "") + (batch_stats[1] or "")
+    # ... and the names it had seen are as they were: that column was not analysed again.
+    assert statistics("full_name") == names_before
+    with psycopg.connect(warehouse_url) as conn:
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM staging.population WHERE batch_no = %s", (second,)
+            ).fetchone()[0]
+            == 60
+        )
+    # A batch as large as a tenth of the table is analysed whole.
+    pipeline_sync.fail_run("population:small", "done with")  # one open batch per source
+    with ministry(monkeypatch, items[:600]):
+        third = sync.extract("population:large-again", full=True, now=NOW)
+    assert statistics("full_name") != names_before
+    assert third > second > first
 
 
 def test_validation_on_a_connection_in_a_transaction_analyses_only(warehouse_url):

@@ -116,7 +116,7 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
             received += staged.count
             progress.update(received, extraction.announced_total)
         copied = time.monotonic()
-        staging.collapse_duplicates(conn, dataset, batch_no)
+        staging.collapse_duplicates(conn, dataset, batch_no, rows=received)
         new_fields = staging.new_fields(conn, dataset, batch_no)
         log.info(
             "%s batch %s: staged by COPY in %.1f s, copies collapsed in %.1f s",
