@@ -15,18 +15,21 @@ suites in ``expectations/dossiers``.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date
+from itertools import chain
+
+import orjson
 
 from lienthong.dossiers.export_file import DOCUMENTED_COLUMNS, DossierRow
 from lienthong.pipeline.contract import (
     Contract,
     Field,
+    is_storable_text,
     parse_rfc3339,
     received_text,
-    storable_json,
     storable_text,
+    text_json,
 )
 from lienthong.pipeline.dataset import Fix
 from lienthong.population.personal_id import birth_province
@@ -104,29 +107,44 @@ class Preparer:
         row = item.row
         fixes: list[Fix] = []
         values: dict[str, str | None] = {}
+        # Text a reader could not store as it is (U+0000, a lone surrogate) is rare: looked for
+        # once in the whole row rather than value by value.
+        scrub = not is_storable_text(
+            "".join(
+                v
+                for v in chain(row.values.values(), row.received.values(), row.extra.values())
+                if v is not None
+            )
+        )
         for column in DOCUMENTED_COLUMNS:
             read = row.values.get(column)
             if read is None:
                 values[column] = None
                 continue
-            read = storable_text(read)
+            if scrub:
+                read = storable_text(read)
             fixed = normalise_text(read) if column in CANONICAL_TEXT else read.strip()
             # The value as it arrived: before NFC when the reader composed it.
-            original = storable_text(row.received.get(column, read))
+            original = row.received.get(column, read)
+            if scrub:
+                original = storable_text(original)
             if fixed != original:
                 fixes.append(Fix("D-K1", column, original, fixed))
             values[column] = fixed or None
-        extra = {k: (None if v is None else storable_text(v)) for k, v in row.extra.items()}
+        extra = row.extra
+        if scrub:
+            extra = {k: (None if v is None else storable_text(v)) for k, v in extra.items()}
         defects = [row.defect] if row.defect else []
         defects += _CONTRACT.check(values)[0]
         payload_item = {
             **{c: row.values.get(c) for c in DOCUMENTED_COLUMNS if c not in item.missing_columns},
             **row.extra,
         }
-        payload = storable_json(payload_item)
+        payload = text_json(payload_item)
         pid = values["applicant_personal_id"]
+        # Identical copies (D-K2) are found by this hash of the fixed row, within the batch.
         content_hash = hashlib.md5(
-            json.dumps([values, extra], sort_keys=True, ensure_ascii=False).encode()
+            orjson.dumps([values, extra], option=orjson.OPT_SORT_KEYS)
         ).hexdigest()
         staged = (
             row_no,
@@ -148,7 +166,7 @@ class Preparer:
             parse_rfc3339(values["completed_at"]),
             values["status"],
             list(item.missing_columns),
-            storable_json(extra) if extra else None,
+            text_json(extra) if extra else None,
             "; ".join(defects) or None,
             payload,
             None if payload is not None else received_text(payload_item),

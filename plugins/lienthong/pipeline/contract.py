@@ -87,6 +87,12 @@ def storable_text(text: str) -> str:
     return text
 
 
+def is_storable_text(text: str) -> bool:
+    """Whether ``text`` is storable as it is (`storable_text` would keep it unchanged): no
+    U+0000 and no lone surrogate."""
+    return "\x00" not in text and not _has_surrogate(text)
+
+
 def text_value(value: Any, *, scrub: bool = True) -> str | None:
     """A string value as storable text; anything else (None, a number, an object: the contract
     check names wrong types) and blank strings as None. Never a value turned into text.
@@ -249,6 +255,13 @@ def storable_json(item: Any) -> str | None:
     except (ValueError, TypeError, RecursionError, UnicodeEncodeError):
         return None
     return _JSON_NUL.sub(r"\1\\ufffd", text) if "\\u0000" in text else text
+
+
+def text_json(item: Mapping[str, str | None]) -> str | None:
+    """`storable_json` of an object whose values are text or None (a row read from a file),
+    by orjson: for text alone its encoding is exact (the NaN it would write as null cannot
+    occur) and several times faster than the standard library's."""
+    return _fast_json(item)
 
 
 class Contract:
