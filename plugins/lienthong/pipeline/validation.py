@@ -435,7 +435,8 @@ def prepare_staging(
     The VACUUM reads only pages not yet all-visible (this batch's), leaves index cleanup and
     truncation to autovacuum (no index scans, no exclusive lock against a concurrent COPY),
     and waits for another source's VACUUM of the same table. VACUUM cannot run inside a
-    transaction: a connection that is not in autocommit mode gets ANALYZE alone.
+    transaction: a connection that is not in autocommit mode gets ANALYZE alone (where
+    statistics need it).
 
     Staging analysed the table as it collapsed the batch's duplicates; given the batch
     (``batch_no``, ``rows`` received), statistics are made again only where the planner's
