@@ -561,3 +561,49 @@ def test_a_sql_rule_runs_its_query_once_for_its_count_and_its_findings(
         ("P-X1", "unexpected_row_count_expectation", False, 1, "1: row_no=1"),
         ("P-X2", "unexpected_rows_expectation", False, 1, "1: row_no=2"),
     ]
+
+
+def test_failed_column_rules_find_their_rows_in_one_scan(warehouse_url, monkeypatch):
+    """Several failed column rules: their failing rows are selected by one pass over the batch
+    (not one query each), with the values and reasons each rule's own query gave, two
+    expectations of one rule on one row included."""
+    from lienthong.pipeline import validation
+
+    items = _clean_items(40)
+    items[3]["sex"] = "X"
+    items[5]["ethnicity_code"] = "77"
+    items[5]["nationality"] = "XX"
+    items[7]["full_name"] = None
+    items[9]["sex"] = None
+    own_queries = []
+    separate = validation._failing_rows_sql
+
+    def spy(expectation_type, kwargs, result, view):
+        own_queries.append((expectation_type, kwargs.get("column")))
+        return separate(expectation_type, kwargs, result, view)
+
+    monkeypatch.setattr(validation, "_failing_rows_sql", spy)
+    with ministry(monkeypatch, items):
+        batch_no, _ = _run("population:column-rules-one-scan")
+    with psycopg.connect(warehouse_url) as conn:
+        findings = dict(
+            (((row_no, rule_id), reason))
+            for row_no, rule_id, reason in conn.execute(
+                """SELECT row_no, rule_id, reason FROM audit.findings
+                   WHERE batch_no = %s AND rule_id IN ('P-C7', 'P-S1')""",
+                (batch_no,),
+            )
+        )
+        left = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'failing_column_rows'"
+        ).fetchone()[0]
+    assert findings == {
+        (3, "P-C7"): 'sex is M or F (got "X")',
+        (5, "P-C7"): 'ethnicity_code is 01 to 54 (got "77"); nationality is an ISO 3166-1'
+        ' alpha-2 country code (got "XX")',
+        (7, "P-S1"): "full_name is present",
+        (9, "P-S1"): "sex is present",
+    }
+    # No column rule ran a query of its own; nothing is left behind.
+    assert [q for q in own_queries if q[0] not in validation.SQL_RULE_TYPES] == []
+    assert left == 0

@@ -123,11 +123,14 @@ def collapse_duplicates(
     # a version share its version, so the newest version of a key is the same with or without
     # them; an identical copy stays "identical" even where its version is an older one.
     # Partitions by bytes (COLLATE "C"): the same groups under any deterministic collation, and
-    # a sort that compares memory, not locale rules.
+    # a sort that compares memory, not locale rules. The few rows that collapse are found
+    # first and updated by their key: the planner, unable to estimate how few they are, joined
+    # the whole batch again to update them in one statement (a fifth of its time).
+    conn.execute("DROP TABLE IF EXISTS pg_temp.collapsing")
     conn.execute(
         sql.SQL(
-            """UPDATE {table} t
-               SET collapsed = CASE WHEN d.n > 1 THEN 'identical' ELSE 'superseded' END
+            """CREATE TEMPORARY TABLE collapsing AS
+               SELECT row_no, CASE WHEN n > 1 THEN 'identical' ELSE 'superseded' END AS collapsed
                FROM (SELECT row_no,
                             row_number() OVER (PARTITION BY {key} COLLATE "C",
                                                             content_hash COLLATE "C"
@@ -139,10 +142,18 @@ def collapse_duplicates(
                               AS older
                      FROM {table}
                      WHERE batch_no = %(b)s AND {key} IS NOT NULL AND item_defect IS NULL) d
-               WHERE t.batch_no = %(b)s AND t.row_no = d.row_no AND (d.n > 1 OR d.older)"""
+               WHERE n > 1 OR older"""
         ).format(table=table, key=key, version=version),
         {"b": batch_no},
     )
+    conn.execute(
+        sql.SQL(
+            """UPDATE {table} t SET collapsed = c.collapsed FROM collapsing c
+               WHERE t.batch_no = %(b)s AND t.row_no = c.row_no"""
+        ).format(table=table),
+        {"b": batch_no},
+    )
+    conn.execute("DROP TABLE collapsing")
 
 
 #: A batch this many times smaller than its staging table is analysed by its own columns alone.

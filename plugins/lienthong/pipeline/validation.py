@@ -310,7 +310,8 @@ def record_results(
         conn.execute("SELECT set_config(%s, %s, true)", (name, value))
     failed: dict[str, int] = {}
     for view, suite_result in results:
-        for item in suite_result.results:
+        scanned = _select_failing_column_rows(conn, view, suite_result.results)
+        for position, item in enumerate(suite_result.results):
             config = item.expectation_config
             meta, result = config.meta, item.result or {}
             error = _exception_message(item.exception_info)
@@ -323,7 +324,9 @@ def record_results(
             unexpected = result.get("unexpected_count", result.get("observed_value"))
             sample = None
             if not item.success and meta["level"] == "row":
-                first = _record_findings(conn, batch_no, config, meta, result, view)
+                first = _record_findings(
+                    conn, batch_no, config, meta, result, view, scanned.get(position)
+                )
                 if config.type in SQL_RULE_TYPES:
                     # A row rule's query selects row_no alone: its first rows are its findings'.
                     sample = [{"row_no": row_no} for row_no in first]
@@ -354,15 +357,82 @@ def record_results(
                 failed[meta["rule_id"]] = failed.get(meta["rule_id"], 0) + (
                     unexpected if isinstance(unexpected, int) else 1
                 )
+        if scanned:
+            conn.execute("DROP TABLE failing_column_rows")
     return failed
 
 
+# The query GX hands back for a column rule's failing rows (``unexpected_index_query``, with
+# ``row_no`` as the index column): SQLAlchemy's rendering of select(row_no, column).where(...).
+_INDEX_QUERY = re.compile(
+    r"SELECT row_no, (?P<column>[^\s,]+) \nFROM (?P<source>\S+) \nWHERE (?P<condition>.+)", re.S
+)
+
+
+def _select_failing_column_rows(conn: psycopg.Connection, view: str, items: list) -> dict[int, str]:
+    """The failing rows of a suite's failed column rules, selected in one scan of the batch.
+
+    Each failed column rule's rows were selected by its own query, a scan of the whole batch
+    each (a fifth of validation where a batch fails a dozen rules: 0.06 s each at 300k rows).
+    Their conditions are read from GX's queries and evaluated in one pass over the rows that
+    fail any of them, into ``failing_column_rows`` (``n``: the rule's position in the suite);
+    returned: for each rule it holds, the SQL selecting (row_no, value) of its rows. A query
+    not of the shape GX writes keeps its own scan (absent from the result)."""
+    conditions: dict[int, tuple[str, str]] = {}
+    for position, item in enumerate(items):
+        config, result = item.expectation_config, item.result or {}
+        if (
+            item.success
+            or _exception_message(item.exception_info)
+            or config.meta.get("level") != "row"
+            or config.type in SQL_RULE_TYPES
+            or "column" not in config.kwargs
+        ):
+            continue
+        query = result.get("unexpected_index_query")
+        if not isinstance(query, str):
+            continue
+        match = _INDEX_QUERY.fullmatch(query.strip().removesuffix(";"))
+        column = config.kwargs["column"]
+        if (
+            match is not None
+            and match["source"] == f"staging.{view}"
+            and match["column"] in (column, sql.Identifier(column).as_string(conn))
+        ):
+            conditions[position] = (column, match["condition"])
+    if len(conditions) < 2:
+        return {}
+    any_failing = " OR ".join(f"({condition})" for _, condition in conditions.values())
+    per_rule = "\nUNION ALL ".join(
+        f"SELECT {position}, s.{sql.Identifier(column).as_string(conn)}::text WHERE ({condition})"
+        for position, (column, condition) in conditions.items()
+    )
+    # A condition's bare column names are the row's (s), as they were the view's in GX's query.
+    conn.execute(
+        f"""CREATE TEMPORARY TABLE failing_column_rows ON COMMIT DROP AS
+            SELECT x.n, s.row_no, x.value
+            FROM (SELECT * FROM staging.{view} WHERE {any_failing}) AS s
+            CROSS JOIN LATERAL ({per_rule}) AS x(n, value)"""
+    )
+    return {
+        position: f"SELECT row_no, value FROM failing_column_rows WHERE n = {position}"
+        for position in conditions
+    }
+
+
 def _record_findings(
-    conn: psycopg.Connection, batch_no: int, config: Any, meta: dict, result: dict, view: str
+    conn: psycopg.Connection,
+    batch_no: int,
+    config: Any,
+    meta: dict,
+    result: dict,
+    view: str,
+    select: str | None = None,
 ) -> list[int]:
     """Write one failed row rule's findings (a row failing two expectations of one rule gets
-    both reasons); return the first 11 rows' numbers, for the record."""
-    select = _failing_rows_sql(config.type, config.kwargs, result, view)
+    both reasons); return the first 11 rows' numbers, for the record. ``select``: SQL of its
+    (row_no, value) already selected (`_select_failing_column_rows`), else its own query."""
+    select = select or _failing_rows_sql(config.type, config.kwargs, result, view)
     # The failing rows land in a table of their own first: PostgreSQL scans the batch on every
     # core for CREATE TABLE AS, never for INSERT ... SELECT. (No parameters here, so the
     # GX-built SQL goes as it is.)
