@@ -194,10 +194,11 @@ class Preparer:
             text_value(item.get("household_id"), scrub=scrub),
             text_value(item.get("marital_status"), scrub=scrub),
         )
-        if len(item) > len(DOCUMENTED_FIELDS) or not _DOCUMENTED.issuperset(item):
-            extra = {k: v for k, v in item.items() if k not in _DOCUMENTED}
+        if len(item) == len(DOCUMENTED_FIELDS) and _DOCUMENTED.issuperset(item):
+            extra, missing = None, []  # the common item: every field, and nothing else
         else:
-            extra = None
+            extra = {k: v for k, v in item.items() if k not in _DOCUMENTED}
+            missing = [f for f in DOCUMENTED_FIELDS if f not in item]
         extra_json = storable_json(extra) if extra else None
         # Identical copies of a record (P-K3) are found by this hash of the fixed values.
         fixed_record = (
@@ -233,7 +234,7 @@ class Preparer:
             parse_iso_date(date_of_death),
             updated_at,
             parse_rfc3339(updated_at),
-            [f for f in DOCUMENTED_FIELDS if f not in item],
+            missing,
             extra_json,
             "; ".join(defects) or None,
             payload,

@@ -144,10 +144,19 @@ def normalise_text(value: str | None) -> str | None:
     text = unicodedata.normalize("NFC", value)
     if _ANY_COMBINING.search(text):
         text = _reorder_marks(text)
-    text = " ".join(text.translate(_CHARACTER_FIXES).split())
-    if not text:
+    words = text.translate(_CHARACTER_FIXES).split()
+    if not words:
         return None
-    return _LETTER_RUN.sub(_canonical_word_match, text)
+    # A word of letters alone is one letter run: placed as a whole (cached), without a regular
+    # expression calling back for each run (a tenth of a population item's preparation).
+    return " ".join(
+        [
+            _old_style_word(word)
+            if word.isalpha()
+            else _LETTER_RUN.sub(_canonical_word_match, word)
+            for word in words
+        ]
+    )
 
 
 def as_old_style_tone(value: str) -> str:
