@@ -57,3 +57,18 @@ def test_copy_text_reads_back_as_the_values_formatted(warehouse_conn):
     assert back == expected
     assert back[1][1] == "tab\tnewline\ncarriage\rbackslash\\ end"
     assert back[2][4][-2:] == ["NULL", ""]  # a text "NULL" is not a null
+
+
+def test_copy_text_is_what_psycopgs_own_adapters_write():
+    """Lists of words are written without psycopg's list adapter: the same bytes, word lists,
+    empty lists and lists that need quotes alike."""
+    from psycopg._copy_base import TextFormatter
+    from psycopg.adapt import Transformer
+
+    rows = [
+        *ROWS,
+        (5, ["household_id"], ["a.b-c_1"], ["null"], [" x"], ["é"], [1, 2], ["x", None]),
+    ]
+    formatter = TextFormatter(Transformer())
+    expected = b"".join(bytes(formatter.write_row(row)) for row in rows) + bytes(formatter.end())
+    assert copy_text(rows) == expected

@@ -7,6 +7,7 @@ storable (`lienthong.pipeline.contract.Contract.check`, `storable_json`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg._copy_base import TextFormatter
-from psycopg.adapt import Transformer
+from psycopg.adapt import AdaptersMap, Dumper, PyFormat, Transformer
 
 from lienthong.pipeline.dataset import Dataset, Fix
 
@@ -54,14 +55,52 @@ def copy_text(rows: Iterable[Sequence[Any]]) -> bytes:
     the staging loop only writes bytes. psycopg's formatter, though internal, is the one its
     ``Copy.write_row`` uses (in C with psycopg-binary): writing our own escaping would be a
     second, weaker copy of it. Pinned with psycopg; ``tests/integration/test_staging_text.py``
-    reads every kind of value back.
+    reads every kind of value back, and holds the text to what psycopg's own adapters write.
     """
-    formatter = TextFormatter(Transformer())
+    formatter = TextFormatter(Transformer(_COPY_CONTEXT))
     out = bytearray()
     for row in rows:
         out += formatter.write_row(row)
     out += formatter.end()
     return bytes(out)
+
+
+class _WordListDumper(Dumper):
+    """A list as a text array, as psycopg writes it, without looking for its element type
+    first: preparers hand over lists of field names (``missing_fields``), one in every row,
+    and psycopg's list adapter, written in Python, walked each list to choose a dumper before
+    dumping it (a sixth of a population row's formatting). A list of anything but plain words
+    goes to psycopg's own adapter."""
+
+    oid = psycopg.adapters.types["text"].array_oid
+
+    def dump(self, obj: list) -> bytes:
+        for element in obj:
+            if (
+                type(element) is not str
+                or not _PLAIN_WORD.fullmatch(element)
+                or (element.upper() == "NULL")
+            ):
+                return _DEFAULT_TRANSFORMER.get_dumper(obj, PyFormat.TEXT).dump(obj)
+        return ("{" + ",".join(obj) + "}").encode()
+
+
+#: An array element written without quotes: no space, quote, comma, brace or backslash.
+_PLAIN_WORD = re.compile(r"[A-Za-z0-9_.-]+")
+
+_DEFAULT_TRANSFORMER = Transformer()
+
+
+@dataclass(frozen=True)
+class _CopyContext:
+    """psycopg's adapters with lists of words written directly (an ``AdaptContext``)."""
+
+    adapters: AdaptersMap
+    connection: None = None
+
+
+_COPY_CONTEXT = _CopyContext(AdaptersMap(psycopg.adapters))
+_COPY_CONTEXT.adapters.register_dumper(list, _WordListDumper)
 
 
 def format_chunk(batch_no: int, prepared: Sequence[tuple[tuple, Iterable[Fix]]]) -> StagedChunk:
