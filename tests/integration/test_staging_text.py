@@ -72,3 +72,110 @@ def test_copy_text_is_what_psycopgs_own_adapters_write():
     formatter = TextFormatter(Transformer())
     expected = b"".join(bytes(formatter.write_row(row)) for row in rows) + bytes(formatter.end())
     assert copy_text(rows) == expected
+
+
+#: A batch number no test's batch reaches (these tests roll back what they stage).
+BATCH = 2_000_000_007
+
+
+def _staged(conn, dataset, chunk) -> list[tuple]:
+    from lienthong.pipeline.staging import copy_staged
+
+    conn.execute(f"TRUNCATE {dataset.staging_table}")
+    conn.execute("DELETE FROM audit.fixes WHERE batch_no = %s", (BATCH,))
+    copy_staged(conn, dataset, chunk)
+    return conn.execute(
+        f"SELECT to_jsonb(s) - 'payload', s.payload::text FROM {dataset.staging_table} s"
+        " ORDER BY row_no"
+    ).fetchall()
+
+
+def test_binary_chunks_stage_what_text_chunks_stage(warehouse_conn):
+    """Prepared population rows of every kind (defects, fixes, extra fields, missing ones,
+    items that are not objects) staged by COPY's binary format and by its text format: the
+    same rows, JSON columns holding the JSON as sent (objects, not strings)."""
+    import dataclasses
+
+    from lienthong.pipeline.staging import column_types, format_chunk
+    from lienthong.population.contract import Preparer
+    from lienthong.population.dataset import POPULATION
+    from lienthong_demo.citizens import generate_citizens
+
+    conn = warehouse_conn
+    conn.execute("CREATE TEMPORARY TABLE staged (LIKE staging.population)")
+    dataset = dataclasses.replace(POPULATION, staging_table="pg_temp.staged")
+    items = [c.item for c in generate_citizens(300, seed=5, defect_rate=0.5)]
+    items[1] = {**items[1], "blood_type": "O", "tags": ["a"]}
+    items[2] = {k: v for k, v in items[2].items() if k != "household_id"}
+    items[3] = ["not", "an", "object"]
+    items[4] = {**items[4], "full_name": "Tab\tand\\backslash\nand new line"}
+    preparer = Preparer()
+    prepared = [preparer.prepare(row_no, item) for row_no, item in enumerate(items)]
+
+    binary = format_chunk(BATCH, prepared, column_types(conn, dataset))
+    text = format_chunk(BATCH, prepared)
+    assert binary.binary and not text.binary
+    assert binary.fixes == text.fixes and binary.count == text.count == 300
+    staged_binary = _staged(conn, dataset, binary)
+    assert staged_binary == _staged(conn, dataset, text)
+    assert len(staged_binary) == 300
+    kinds = conn.execute(
+        "SELECT DISTINCT json_typeof(payload), jsonb_typeof(extra) FROM pg_temp.staged"
+    ).fetchall()
+    assert set(kinds) <= {("object", None), ("object", "object"), ("array", None)}
+    assert ("object", "object") in kinds
+    conn.rollback()
+
+
+def test_a_value_not_of_its_columns_type_keeps_the_chunk_in_text(warehouse_conn):
+    """A preparer may hand a column text the server reads (a date as text): the binary
+    format cannot carry it, so that chunk goes as text, and stages the same."""
+    import dataclasses
+
+    from lienthong.pipeline.staging import column_types, format_chunk
+    from lienthong.population.contract import Preparer
+    from lienthong.population.dataset import POPULATION
+    from lienthong_demo.citizens import generate_citizens
+
+    conn = warehouse_conn
+    conn.execute("CREATE TEMPORARY TABLE staged (LIKE staging.population)")
+    dataset = dataclasses.replace(POPULATION, staging_table="pg_temp.staged")
+    preparer = Preparer()
+    items = [c.item for c in generate_citizens(3, seed=5, defect_rate=0.0)]
+    prepared = [preparer.prepare(row_no, item) for row_no, item in enumerate(items)]
+    dob = POPULATION.staging_columns.index("dob")
+    row, fixes = prepared[1]
+    prepared[1] = ((*row[:dob], row[dob].isoformat(), *row[dob + 1 :]), fixes)
+
+    chunk = format_chunk(BATCH, prepared, column_types(conn, dataset))
+    assert not chunk.binary
+    staged = _staged(conn, dataset, chunk)
+    assert [row[0]["dob"] for row in staged] == [
+        row[dob].isoformat() if hasattr(row[dob], "isoformat") else row[dob] for row, _ in prepared
+    ]
+    conn.rollback()
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "binary"),
+    [
+        (2**31 - 1, "int4", True),
+        (-(2**31), "int4", True),
+        (2**31, "int4", False),  # psycopg's own dumper would stage -2**31
+        (2**40, "int4", False),  # ... and this as 0
+        (2**63, "int8", False),
+        (True, "int4", False),
+        ("5", "int4", False),
+        ("2026-01-01", "date", False),
+        ({"a": 1}, "json", False),
+    ],
+)
+def test_the_binary_format_carries_only_values_of_their_columns_type(value, column, binary):
+    """A value that is not of its column's type, or does not fit it, sends its chunk as text,
+    where the server reads it or names it; never a binary value that means something else."""
+    import psycopg
+
+    from lienthong.pipeline.staging import copy_binary
+
+    formatted = copy_binary([(value,)], [psycopg.adapters.types[column].oid])
+    assert (formatted is not None) == binary

@@ -1,9 +1,9 @@
 """Preparing a batch's items for staging, spread over the machine's cores.
 
-Preparing an item (its contract check, fixes, hash, and the row's COPY text) is Python work
+Preparing an item (its contract check, fixes, hash, and the row's COPY format) is Python work
 that holds one core per item; on a large batch that work, not the source or COPY, sets the
 pace. Once a batch has shown itself large, its chunks go to worker processes in order and
-come back as COPY text (`lienthong.pipeline.staging.StagedChunk`), which the staging loop
+come back formatted for COPY (`lienthong.pipeline.staging.StagedChunk`), which the staging loop
 writes in the order the chunks were read: the rows, their numbers and their fixes are those of
 a one-process read, only sooner. The same for every dataset: a worker runs the dataset's own
 preparer.
@@ -59,15 +59,20 @@ def worker_count() -> int:
 
 
 def prepare_chunk(
-    preparer: Preparer, batch_no: int, start: int, items: Iterable[Any] | EncodedChunk
+    preparer: Preparer,
+    batch_no: int,
+    start: int,
+    items: Iterable[Any] | EncodedChunk,
+    types: Sequence[int] | None = None,
 ) -> StagedChunk:
     """One chunk's items, numbered from ``start``, prepared and formatted for COPY (an
-    `EncodedChunk` decoded first, here)."""
+    `EncodedChunk` decoded first, here); given the staging columns' ``types``, in the binary
+    format where it can be (`lienthong.pipeline.staging.format_chunk`)."""
     with _collector_paused():
         if isinstance(items, EncodedChunk):
             items = items.items()
         return format_chunk(
-            batch_no, [preparer.prepare(start + i, item) for i, item in enumerate(items)]
+            batch_no, [preparer.prepare(start + i, item) for i, item in enumerate(items)], types
         )
 
 
@@ -98,6 +103,7 @@ def staged_chunks(
     *,
     workers: int | None = None,
     workers_from: int | None = None,
+    types: Sequence[int] | None = None,
 ) -> Iterator[StagedChunk]:
     """The chunks of a batch prepared for COPY, in order: in this process until
     ``workers_from`` items have been read, then (with ``workers`` above 1) by worker
@@ -117,7 +123,7 @@ def staged_chunks(
         for chunk in chunks:
             start, received = received, received + len(chunk)
             if pool is None and (workers < 2 or start < workers_from):
-                yield prepare_chunk(preparer, batch_no, start, chunk)
+                yield prepare_chunk(preparer, batch_no, start, chunk, types)
                 continue
             if pool is None:
                 log.info("preparing from item %s on in %s worker processes", f"{start:,}", workers)
@@ -127,7 +133,7 @@ def staged_chunks(
                     initializer=_adopt,
                     initargs=(preparer, os.getpid()),
                 )
-            pending.append(pool.submit(_prepare, batch_no, start, chunk))
+            pending.append(pool.submit(_prepare, batch_no, start, chunk, types))
             while len(pending) >= workers * AHEAD_PER_WORKER:
                 yield pending.popleft().result()
         while pending:
@@ -163,6 +169,11 @@ def _leave_with(parent: int) -> None:
     os._exit(1)
 
 
-def _prepare(batch_no: int, start: int, items: Sequence[Any] | EncodedChunk) -> StagedChunk:
+def _prepare(
+    batch_no: int,
+    start: int,
+    items: Sequence[Any] | EncodedChunk,
+    types: Sequence[int] | None,
+) -> StagedChunk:
     assert _preparer is not None, "a preparation worker runs only after _adopt"
-    return prepare_chunk(_preparer, batch_no, start, items)
+    return prepare_chunk(_preparer, batch_no, start, items, types)
