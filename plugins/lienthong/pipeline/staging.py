@@ -115,7 +115,8 @@ _DEFAULT_TRANSFORMER = Transformer()
 
 @dataclass(frozen=True)
 class _CopyContext:
-    """psycopg's adapters with lists of words written directly (an ``AdaptContext``)."""
+    """psycopg's adapters, with ours for lists of words (text), JSON text and whole numbers
+    (binary) (an ``AdaptContext``)."""
 
     adapters: AdaptersMap
     connection: None = None
