@@ -12,6 +12,7 @@ cannot be stored as JSON).
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import re
@@ -310,15 +311,17 @@ def _compile_plain(fields: Sequence[Field]) -> Callable[[dict], bool]:
     written out."""
     lines = ["def plain(item):"]
     names: dict[str, Any] = {"_type_problem": _type_problem, "_unusual": _unusual}
+    local_names = itertools.count()
 
     def name(value: Any) -> str:
+        """A global name of the compiled function, bound to ``value``."""
         key = f"_c{len(names)}"
         names[key] = value
         return key
 
     def write(target: str, fields: Sequence[Field], indent: str) -> None:
         for spec in fields:
-            value = name(None)  # a fresh local name
+            value = f"_v{next(local_names)}"
             lines.append(f"{indent}{value} = {target}.get({spec.name!r})")
             if spec.kind == "string":
                 wrong = f"type({value}) is not str or len({value}) > {int(spec.max_length)}"
