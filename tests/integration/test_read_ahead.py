@@ -58,7 +58,8 @@ def _state(url: str) -> dict[str, list]:
     queries = {
         "staged": """SELECT row_no, personal_id, full_name, updated_ts, item_defect, payload,
                             payload_text, content_hash, collapsed
-                     FROM staging.population ORDER BY row_no""",
+                     FROM staging.population JOIN staging.payloads USING (batch_no, row_no)
+                     ORDER BY row_no""",
         "findings": "SELECT row_no, rule_id, reason FROM audit.findings ORDER BY 1, 2",
         "fixes": "SELECT row_no, rule_id, field, original, fixed FROM audit.fixes ORDER BY 1, 3",
         "quarantine": "SELECT row_no, record_key, rule_ids FROM quarantine.records ORDER BY 1",

@@ -82,11 +82,12 @@ def _staged(conn, dataset, chunk) -> list[tuple]:
     from lienthong.pipeline.staging import copy_staged
 
     conn.execute(f"TRUNCATE {dataset.staging_table}")
-    conn.execute("DELETE FROM audit.fixes WHERE batch_no = %s", (BATCH,))
+    for table in ("audit.fixes", "staging.payloads"):
+        conn.execute(f"DELETE FROM {table} WHERE batch_no = %s", (BATCH,))
     copy_staged(conn, dataset, chunk)
     return conn.execute(
-        f"SELECT to_jsonb(s) - 'payload', s.payload::text FROM {dataset.staging_table} s"
-        " ORDER BY row_no"
+        f"""SELECT to_jsonb(s), p.payload::text, p.payload_text FROM {dataset.staging_table} s
+            JOIN staging.payloads p USING (batch_no, row_no) ORDER BY row_no"""
     ).fetchall()
 
 
@@ -96,7 +97,7 @@ def test_binary_chunks_stage_what_text_chunks_stage(warehouse_conn):
     same rows, JSON columns holding the JSON as sent (objects, not strings)."""
     import dataclasses
 
-    from lienthong.pipeline.staging import column_types, format_chunk
+    from lienthong.pipeline.staging import chunk_layout, format_chunk
     from lienthong.population.contract import Preparer
     from lienthong.population.dataset import POPULATION
     from lienthong_demo.citizens import generate_citizens
@@ -112,15 +113,20 @@ def test_binary_chunks_stage_what_text_chunks_stage(warehouse_conn):
     preparer = Preparer()
     prepared = [preparer.prepare(row_no, item) for row_no, item in enumerate(items)]
 
-    binary = format_chunk(BATCH, prepared, column_types(conn, dataset))
-    text = format_chunk(BATCH, prepared)
-    assert binary.binary and not text.binary
+    binary = format_chunk(BATCH, prepared, chunk_layout(dataset, conn))
+    text = format_chunk(BATCH, prepared, chunk_layout(dataset))
+    assert binary.binary and binary.payloads_binary
+    assert not text.binary and not text.payloads_binary
     assert binary.fixes == text.fixes and binary.count == text.count == 300
     staged_binary = _staged(conn, dataset, binary)
     assert staged_binary == _staged(conn, dataset, text)
     assert len(staged_binary) == 300
+    # The item as received is kept beside the row, not in it.
+    assert "payload" not in staged_binary[0][0]
+    assert json.loads(staged_binary[5][1]) == items[5]
     kinds = conn.execute(
-        "SELECT DISTINCT json_typeof(payload), jsonb_typeof(extra) FROM pg_temp.staged"
+        """SELECT DISTINCT json_typeof(p.payload), jsonb_typeof(s.extra) FROM pg_temp.staged s
+           JOIN staging.payloads p USING (batch_no, row_no)"""
     ).fetchall()
     assert set(kinds) <= {("object", None), ("object", "object"), ("array", None)}
     assert ("object", "object") in kinds
@@ -132,7 +138,7 @@ def test_a_value_not_of_its_columns_type_keeps_the_chunk_in_text(warehouse_conn)
     format cannot carry it, so that chunk goes as text, and stages the same."""
     import dataclasses
 
-    from lienthong.pipeline.staging import column_types, format_chunk
+    from lienthong.pipeline.staging import chunk_layout, format_chunk
     from lienthong.population.contract import Preparer
     from lienthong.population.dataset import POPULATION
     from lienthong_demo.citizens import generate_citizens
@@ -147,8 +153,8 @@ def test_a_value_not_of_its_columns_type_keeps_the_chunk_in_text(warehouse_conn)
     row, fixes = prepared[1]
     prepared[1] = ((*row[:dob], row[dob].isoformat(), *row[dob + 1 :]), fixes)
 
-    chunk = format_chunk(BATCH, prepared, column_types(conn, dataset))
-    assert not chunk.binary
+    chunk = format_chunk(BATCH, prepared, chunk_layout(dataset, conn))
+    assert not chunk.binary and chunk.payloads_binary
     staged = _staged(conn, dataset, chunk)
     assert [row[0]["dob"] for row in staged] == [
         row[dob].isoformat() if hasattr(row[dob], "isoformat") else row[dob] for row, _ in prepared

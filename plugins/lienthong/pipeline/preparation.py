@@ -30,7 +30,7 @@ from typing import Any
 
 from lienthong.pipeline.dataset import Preparer
 from lienthong.pipeline.extraction import EncodedChunk
-from lienthong.pipeline.staging import StagedChunk, format_chunk
+from lienthong.pipeline.staging import AS_PREPARED, ChunkLayout, StagedChunk, format_chunk
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +63,16 @@ def prepare_chunk(
     batch_no: int,
     start: int,
     items: Iterable[Any] | EncodedChunk,
-    types: Sequence[int] | None = None,
+    layout: ChunkLayout = AS_PREPARED,
 ) -> StagedChunk:
     """One chunk's items, numbered from ``start``, prepared and formatted for COPY (an
-    `EncodedChunk` decoded first, here); given the staging columns' ``types``, in the binary
+    `EncodedChunk` decoded first, here) as ``layout`` says: the payload apart, in the binary
     format where it can be (`lienthong.pipeline.staging.format_chunk`)."""
     with _collector_paused():
         if isinstance(items, EncodedChunk):
             items = items.items()
         return format_chunk(
-            batch_no, [preparer.prepare(start + i, item) for i, item in enumerate(items)], types
+            batch_no, [preparer.prepare(start + i, item) for i, item in enumerate(items)], layout
         )
 
 
@@ -103,7 +103,7 @@ def staged_chunks(
     *,
     workers: int | None = None,
     workers_from: int | None = None,
-    types: Sequence[int] | None = None,
+    layout: ChunkLayout = AS_PREPARED,
 ) -> Iterator[StagedChunk]:
     """The chunks of a batch prepared for COPY, in order: in this process until
     ``workers_from`` items have been read, then (with ``workers`` above 1) by worker
@@ -123,7 +123,7 @@ def staged_chunks(
         for chunk in chunks:
             start, received = received, received + len(chunk)
             if pool is None and (workers < 2 or start < workers_from):
-                yield prepare_chunk(preparer, batch_no, start, chunk, types)
+                yield prepare_chunk(preparer, batch_no, start, chunk, layout)
                 continue
             if pool is None:
                 log.info("preparing from item %s on in %s worker processes", f"{start:,}", workers)
@@ -133,7 +133,7 @@ def staged_chunks(
                     initializer=_adopt,
                     initargs=(preparer, os.getpid()),
                 )
-            pending.append(pool.submit(_prepare, batch_no, start, chunk, types))
+            pending.append(pool.submit(_prepare, batch_no, start, chunk, layout))
             while len(pending) >= workers * AHEAD_PER_WORKER:
                 yield pending.popleft().result()
         while pending:
@@ -173,7 +173,7 @@ def _prepare(
     batch_no: int,
     start: int,
     items: Sequence[Any] | EncodedChunk,
-    types: Sequence[int] | None,
+    layout: ChunkLayout,
 ) -> StagedChunk:
     assert _preparer is not None, "a preparation worker runs only after _adopt"
-    return prepare_chunk(_preparer, batch_no, start, items, types)
+    return prepare_chunk(_preparer, batch_no, start, items, layout)

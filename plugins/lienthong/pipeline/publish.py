@@ -12,6 +12,7 @@ from psycopg import sql
 
 from lienthong.pipeline import batches, watermark
 from lienthong.pipeline.dataset import Dataset
+from lienthong.pipeline.staging import PAYLOADS_TABLE
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +50,22 @@ def publish(
 
         conn.execute(
             sql.SQL(
+                # The failing rows' findings first (a few), then their staged key and payload
+                # by row: the payloads are kept apart from the staging rows.
                 """INSERT INTO quarantine.records (batch_no, row_no, dataset, record_key, rule_ids,
                        payload, payload_text)
-                   SELECT s.batch_no, s.row_no, %(dataset)s, s.{key},
-                          array_agg(f.rule_id ORDER BY f.rule_id), s.payload, s.payload_text
-                   FROM {table} s
-                   JOIN audit.findings f ON f.batch_no = s.batch_no AND f.row_no = s.row_no
-                   WHERE s.batch_no = %(b)s AND s.collapsed IS NULL AND f.action = 'quarantine'
-                   -- the staging row's key: its other columns follow (payload is json,
-                   -- which has no equality to group by)
-                   GROUP BY s.batch_no, s.row_no"""
-            ).format(table=table, key=key),
+                   SELECT s.batch_no, s.row_no, %(dataset)s, s.{key}, f.rule_ids,
+                          p.payload, p.payload_text
+                   FROM (SELECT row_no, array_agg(rule_id ORDER BY rule_id) AS rule_ids
+                         FROM audit.findings
+                         WHERE batch_no = %(b)s AND action = 'quarantine'
+                         GROUP BY row_no) f
+                   JOIN {table} s ON s.batch_no = %(b)s AND s.row_no = f.row_no
+                   JOIN {payloads} p ON p.batch_no = %(b)s AND p.row_no = f.row_no
+                   WHERE s.collapsed IS NULL"""
+            ).format(
+                table=table, key=key, payloads=sql.Identifier(*PAYLOADS_TABLE.split("."))
+            ),
             {"b": batch_no, "dataset": dataset.name},
         )
         for statement in dataset.replaces_sql:

@@ -2,6 +2,10 @@
 where they were prepared (`lienthong.pipeline.preparation`): in COPY's binary format where
 every value is of its column's type, else as text.
 
+Each item as received (``payload``, or ``payload_text``) goes to a table of its own,
+`PAYLOADS_TABLE`, read by row only (to quarantine a row, to show it to an operator), so that
+the scans of validation and publication read narrow rows (`ChunkLayout`).
+
 Preparers hand JSON columns (``payload``, ``extra``) over as JSON text already checked to be
 storable (`lienthong.pipeline.contract.Contract.check`, `storable_json`).
 """
@@ -12,6 +16,7 @@ import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import psycopg
@@ -26,12 +31,20 @@ def _table(name: str) -> sql.Composable:
     return sql.Identifier(*name.split("."))
 
 
+#: Where each staged row's item is kept as received, by ``batch_no`` and ``row_no``.
+PAYLOADS_TABLE = "staging.payloads"
+
+#: The columns of a prepared row that go to `PAYLOADS_TABLE`, not to the dataset's staging
+#: table: the item as JSON, or as text where it is not JSON that can be stored.
+PAYLOAD_COLUMNS = ("payload", "payload_text")
+
+
 def clear(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:
     """Remove what an earlier attempt staged for this batch, so a rerun starts clean."""
-    conn.execute(
-        sql.SQL("DELETE FROM {} WHERE batch_no = %s").format(_table(dataset.staging_table)),
-        (batch_no,),
-    )
+    for table in (dataset.staging_table, PAYLOADS_TABLE):
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE batch_no = %s").format(_table(table)), (batch_no,)
+        )
     conn.execute("DELETE FROM audit.fixes WHERE batch_no = %s", (batch_no,))
 
 
@@ -40,33 +53,84 @@ class StagedChunk:
     """A chunk of prepared rows formatted for COPY, ready for the warehouse.
 
     Attributes:
-        rows: the staging rows (``batch_no`` first, then the dataset's staging columns), in
-            COPY's binary format when ``binary``, else its text format.
+        rows: the staging rows (``batch_no`` first, then the dataset's staging columns but
+            the payload's), in COPY's binary format when ``binary``, else its text format.
         fixes: their ``audit.fixes`` rows (text format).
         count: how many rows ``rows`` holds.
         binary: whether ``rows`` is in COPY's binary format.
+        payloads: their `PAYLOADS_TABLE` rows (``batch_no``, ``row_no``, then
+            `PAYLOAD_COLUMNS`), binary when ``payloads_binary``; empty for a layout without
+            payload columns.
     """
 
     rows: bytes
     fixes: bytes
     count: int
     binary: bool = False
+    payloads: bytes = b""
+    payloads_binary: bool = False
 
 
-def column_types(conn: psycopg.Connection, dataset: Dataset) -> tuple[int, ...]:
-    """The type OIDs of the staging columns a chunk fills (``batch_no`` first), for
-    `format_chunk`'s binary format."""
-    columns = ("batch_no", *dataset.staging_columns)
+@dataclass(frozen=True)
+class ChunkLayout:
+    """How `format_chunk` splits a prepared row (``row_no`` first, then the dataset's staging
+    columns) between the staging table and `PAYLOADS_TABLE`, and the two tables' column
+    types for COPY's binary format (None: text).
+
+    Attributes:
+        payload_at: where `PAYLOAD_COLUMNS` are in a prepared row (none: nothing is split).
+        types: type OIDs of ``batch_no`` and the staging table's columns a chunk fills.
+        payload_types: type OIDs of `PAYLOADS_TABLE`'s ``batch_no``, ``row_no``, payload
+            columns.
+    """
+
+    payload_at: tuple[int, ...] = ()
+    types: tuple[int, ...] | None = None
+    payload_types: tuple[int, ...] | None = None
+
+    def staged_columns(self, dataset: Dataset) -> tuple[str, ...]:
+        """The dataset's staging columns that go to its staging table."""
+        return tuple(c for i, c in enumerate(dataset.staging_columns) if i not in self.payload_at)
+
+
+#: Rows as prepared: nothing split, in the text format (a preparer's rows looked at alone).
+AS_PREPARED = ChunkLayout()
+
+
+def chunk_layout(dataset: Dataset, conn: psycopg.Connection | None = None) -> ChunkLayout:
+    """The layout of the dataset's chunks; with ``conn``, the columns' types read from the
+    warehouse, for the binary format."""
+    columns = dataset.staging_columns
+    missing = [column for column in PAYLOAD_COLUMNS if column not in columns]
+    if missing:
+        raise ValueError(
+            f"{dataset.name}: its staging columns must keep the item as received "
+            f"({', '.join(PAYLOAD_COLUMNS)}); missing: {', '.join(missing)}"
+        )
+    layout = ChunkLayout(payload_at=tuple(columns.index(c) for c in PAYLOAD_COLUMNS))
+    if conn is None:
+        return layout
+    return ChunkLayout(
+        payload_at=layout.payload_at,
+        types=_column_types(
+            conn, dataset.staging_table, ("batch_no", *layout.staged_columns(dataset))
+        ),
+        payload_types=_column_types(conn, PAYLOADS_TABLE, ("batch_no", "row_no", *PAYLOAD_COLUMNS)),
+    )
+
+
+def _column_types(conn: psycopg.Connection, table: str, columns: Sequence[str]) -> tuple[int, ...]:
+    """The type OIDs of ``table``'s ``columns``, in their order."""
     found = dict(
         conn.execute(
             """SELECT attname, atttypid::int FROM pg_attribute
                WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped""",
-            (dataset.staging_table,),
+            (table,),
         ).fetchall()
     )
     missing = [column for column in columns if column not in found]
     if missing:
-        raise ValueError(f"{dataset.staging_table} has no column {', '.join(missing)}")
+        raise ValueError(f"{table} has no column {', '.join(missing)}")
     return tuple(found[column] for column in columns)
 
 
@@ -176,22 +240,39 @@ for _dumper in (_JsonTextDumper, _JsonbTextDumper, _Int4Dumper, _Int8Dumper):
 def format_chunk(
     batch_no: int,
     prepared: Sequence[tuple[tuple, Iterable[Fix]]],
-    types: Sequence[int] | None = None,
+    layout: ChunkLayout = AS_PREPARED,
 ) -> StagedChunk:
-    """A chunk of prepared rows (each with its fixes) formatted for COPY for ``batch_no``:
-    in the binary format given the staging columns' ``types`` (`column_types`) where every
-    value is of its column's type, else as text."""
+    """A chunk of prepared rows (each with its fixes) formatted for COPY for ``batch_no``, the
+    payload columns apart (`ChunkLayout`): each table's rows in the binary format given its
+    columns' types where every value is of its column's type, else as text."""
     fixes = copy_text(
         (batch_no, row[0], fix.rule_id, fix.field, fix.original, fix.fixed)
         for row, row_fixes in prepared
         for fix in row_fixes
     )
+    rows = [row for row, _ in prepared]
+    payloads: bytes = b""
+    payloads_binary = False
+    if layout.payload_at and rows:
+        # itemgetter picks a row's values in C: a generator per row cost a microsecond.
+        kept = itemgetter(*(i for i in range(len(rows[0])) if i not in layout.payload_at))
+        payload = itemgetter(0, *layout.payload_at)
+        payloads, payloads_binary = _formatted(
+            [(batch_no, *payload(row)) for row in rows], layout.payload_types
+        )
+        rows = [kept(row) for row in rows]
+    formatted, binary = _formatted([(batch_no, *row) for row in rows], layout.types)
+    return StagedChunk(formatted, fixes, len(prepared), binary, payloads, payloads_binary)
+
+
+def _formatted(rows: Sequence[Sequence[Any]], types: Sequence[int] | None) -> tuple[bytes, bool]:
+    """Rows for COPY, binary (True) where ``types`` are given and every value is of its
+    column's type, else text (False)."""
     if types is not None:
-        rows = copy_binary(((batch_no, *row) for row, _ in prepared), types)
-        if rows is not None:
-            return StagedChunk(rows, fixes, len(prepared), binary=True)
-    rows = copy_text((batch_no, *row) for row, _ in prepared)
-    return StagedChunk(rows, fixes, len(prepared))
+        formatted = copy_binary(rows, types)
+        if formatted is not None:
+            return formatted, True
+    return copy_text(rows), False
 
 
 #: Column types a chunk may be sent in the binary format for: those staging tables use, each
@@ -235,23 +316,36 @@ def copy_chunk(
     batch_no: int,
     prepared: Sequence[tuple[tuple, Iterable[Fix]]],
 ) -> None:
-    """COPY one chunk of prepared rows, then their fixes."""
-    copy_staged(conn, dataset, format_chunk(batch_no, prepared))
+    """COPY one chunk of prepared rows, their payloads, then their fixes."""
+    copy_staged(conn, dataset, format_chunk(batch_no, prepared, chunk_layout(dataset)))
 
 
 def copy_staged(conn: psycopg.Connection, dataset: Dataset, chunk: StagedChunk) -> None:
-    """COPY a formatted chunk's rows, then its fixes (one COPY stream at a time per
-    connection)."""
+    """COPY a formatted chunk's rows, their payloads, then their fixes (one COPY stream at a
+    time per connection)."""
     if conn.info.encoding != "utf-8":
         # The chunk's text is UTF-8 whatever the connection's client encoding was.
         conn.execute("SET client_encoding TO 'UTF8'")
-    columns = sql.SQL(", ").join(map(sql.Identifier, ("batch_no", *dataset.staging_columns)))
-    statement = sql.SQL("COPY {} ({}) FROM STDIN {}").format(
-        _table(dataset.staging_table), columns, sql.SQL("(FORMAT BINARY)" if chunk.binary else "")
-    )
+    staged = chunk_layout(dataset).staged_columns(dataset)
     with conn.cursor() as cur:
-        with cur.copy(statement) as copy:
-            copy.write(chunk.rows)
+        for table, columns, rows, binary in (
+            (dataset.staging_table, ("batch_no", *staged), chunk.rows, chunk.binary),
+            (
+                PAYLOADS_TABLE,
+                ("batch_no", "row_no", *PAYLOAD_COLUMNS),
+                chunk.payloads,
+                chunk.payloads_binary,
+            ),
+        ):
+            if not rows:
+                continue
+            statement = sql.SQL("COPY {} ({}) FROM STDIN {}").format(
+                _table(table),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL("(FORMAT BINARY)" if binary else ""),
+            )
+            with cur.copy(statement) as copy:
+                copy.write(rows)
         if chunk.fixes:
             with cur.copy(
                 "COPY audit.fixes (batch_no, row_no, rule_id, field, original, fixed) FROM STDIN"

@@ -111,8 +111,8 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
         chunks = extraction.chunks()
         if getattr(extraction, "read_ahead", False):
             chunks = read_ahead(chunks)
-        types = staging.column_types(conn, dataset)
-        for staged in staged_chunks(preparer, batch_no, chunks, types=types):
+        layout = staging.chunk_layout(dataset, conn)
+        for staged in staged_chunks(preparer, batch_no, chunks, layout=layout):
             staging.copy_staged(conn, dataset, staged)
             received += staged.count
             progress.update(received, extraction.announced_total)

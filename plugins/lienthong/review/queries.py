@@ -335,9 +335,10 @@ SELECT s.row_no, s.{key}::text AS record_key,
         WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no AND f.action = 'quarantine')
          AS rule_ids,
        'pending' AS status, NULL AS decided_by, NULL::timestamptz AS decided_at,
-       NULL AS decision_reason, s.payload, to_jsonb(s) AS staged, {findings} AS findings,
+       NULL AS decision_reason, p.payload, to_jsonb(s) AS staged, {findings} AS findings,
        NULL::jsonb AS release, '{{}}'::bigint[] AS held_elsewhere, count(*) OVER () AS total_rows
 FROM {staging} s
+JOIN staging.payloads p ON p.batch_no = s.batch_no AND p.row_no = s.row_no
 WHERE s.batch_no = %(b)s AND s.collapsed IS NULL
   AND (%(status)s::text IS NULL OR %(status)s::text = 'pending')
   AND EXISTS (SELECT 1 FROM audit.findings f
