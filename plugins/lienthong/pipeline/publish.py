@@ -63,9 +63,7 @@ def publish(
                    JOIN {table} s ON s.batch_no = %(b)s AND s.row_no = f.row_no
                    JOIN {payloads} p ON p.batch_no = %(b)s AND p.row_no = f.row_no
                    WHERE s.collapsed IS NULL"""
-            ).format(
-                table=table, key=key, payloads=sql.Identifier(*PAYLOADS_TABLE.split("."))
-            ),
+            ).format(table=table, key=key, payloads=sql.Identifier(*PAYLOADS_TABLE.split("."))),
             {"b": batch_no, "dataset": dataset.name},
         )
         for statement in dataset.replaces_sql:
