@@ -31,6 +31,8 @@ DEFERRED = [
     _page('{"permanent_address": {"detail": "a", "detail": "b"}}, {"x": 1e999}'),
     _page('{"x": "\\u0000"}, {"x": "a\\"b"}', '"next_cursor": null, "total": 2'),
     _page('{"total": 3, "items": [], "next_cursor": "\\u0041"}'),  # envelope keys in an item
+    # The items last and spaced out, an item holding their key.
+    b'{"total": 2, "next_cursor": "c3", "items" :\n\t[1, {"items": [2]}]}',
 ]
 
 # Pages read at once by parse_page: what msgspec refuses or does not check.
@@ -41,6 +43,7 @@ AT_ONCE = [
     _page("1", '"next_cursor": null, "total": 1, "total": 2'),
     _page("1", '"next_cursor": null, "total": 1, "tot\\u0061l": 2'),  # the same key, escaped
     _page("1", '"next_cursor": null, "total": 1, "it\\u0065ms": []'),
+    b'{"items": [1], "items": [1], "next_cursor": null, "total": 1}',  # the same items twice
     _page("1", '"next_cursor": "c\\/2", "total": 1'),  # an escape is for parse_page to read
     _page("1", '"next_cursor": "", "total": 1'),
     _page("1", '"next_cursor": null, "total": -1'),
@@ -97,5 +100,5 @@ def test_workers_stage_encoded_pages_as_one_process_stages_decoded_ones():
 
     assert [c.rows for c in spread] == [c.rows for c in alone] == [c.rows for c in in_process]
     assert [c.fixes for c in spread] == [c.fixes for c in alone]
-    assert sum(c.count for c in spread) == sum(map(len, decoded)) == 16
+    assert sum(c.count for c in spread) == sum(map(len, decoded)) == 18
     assert "the key occurs more than once" in b"".join(c.rows for c in spread).decode()

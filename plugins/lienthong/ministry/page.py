@@ -11,6 +11,7 @@ types), never dropped and never a reason to stop the feed.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -107,6 +108,7 @@ class _Envelope(msgspec.Struct):
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 _ENVELOPE_KEYS = (b'"items"', b'"next_cursor"', b'"total"')
+_ITEMS_KEY = re.compile(rb'"items"[ \t\n\r]*:[ \t\n\r]*')
 
 
 def read_envelope(body: bytes) -> CitizenPage | None:
@@ -131,9 +133,13 @@ def read_envelope(body: bytes) -> CitizenPage | None:
     if envelope.total < 0 or envelope.next_cursor == "":
         return None
     # The page around its items: a key given twice there, or written with an escape (which
-    # msgspec reads as the key it spells), is for parse_page to name. Should the items' bytes
-    # also occur earlier, the cut leaves them in and the page is simply read at once.
-    start = body.find(items)
+    # msgspec reads as the key it spells), is for parse_page to name. The items are looked for
+    # where the first "items" key leaves off (searching the page for them took a quarter of
+    # this function); found anywhere else, the page is simply read at once.
+    key = _ITEMS_KEY.search(body)
+    start = key.end() if key else -1
+    if start < 0 or not body.startswith(items, start):
+        return None
     around = body[:start] + body[start + len(items) :]
     if b"\\" in around or any(around.count(key) != 1 for key in _ENVELOPE_KEYS):
         return None
