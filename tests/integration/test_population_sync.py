@@ -388,25 +388,26 @@ def test_validation_analyses_staging_only_where_statistics_do_not_know_the_batch
             conn.execute("DROP TABLE staging.analyse_probe")
 
 
-def test_validation_sessions_let_the_planner_scan_a_batch_on_every_core(warehouse_url):
-    # GX's engine gets the planner costs in its session options, beside any the URL had.
+def test_validation_sessions_scan_a_batch_on_every_core_without_jit(warehouse_url):
+    # GX's engine gets the planner costs and JIT off in its session options, beside any the
+    # URL had.
     from sqlalchemy import create_engine, text
 
-    from lienthong.pipeline.validation import PARALLEL_SCANS, _with_parallel_scans
+    from lienthong.pipeline.validation import SESSION_SETTINGS, _with_session_settings
     from lienthong.warehouse.connection import sqlalchemy_url
 
     joiner = "&" if "?" in warehouse_url else "?"  # the embedded server's URL has a query
     url = sqlalchemy_url(f"{warehouse_url}{joiner}options=-c%20search_path%3Dstaging")
-    engine = create_engine(_with_parallel_scans(url))
+    engine = create_engine(_with_session_settings(url))
     try:
         with engine.connect() as session:
             shown = {
                 name: session.execute(text(f"SHOW {name}")).scalar_one()
-                for name in (*PARALLEL_SCANS, "search_path")
+                for name in (*SESSION_SETTINGS, "search_path")
             }
     finally:
         engine.dispose()
-    assert shown == {**PARALLEL_SCANS, "search_path": "staging"}
+    assert shown == {**SESSION_SETTINGS, "search_path": "staging"}
 
 
 def test_new_fields_are_recorded_and_kept_not_fatal(warehouse_url, monkeypatch):
@@ -607,3 +608,48 @@ def test_failed_column_rules_find_their_rows_in_one_scan(warehouse_url, monkeypa
     # No column rule ran a query of its own; nothing is left behind.
     assert [q for q in own_queries if q[0] not in validation.SQL_RULE_TYPES] == []
     assert left == 0
+
+
+def test_sql_rules_are_stored_ahead_by_sessions_of_their_own(
+    warehouse_url, monkeypatch, defective_batch
+):
+    """While GX runs one metric at a time, two sessions of our own store every SQL rule's
+    rows; the findings are those of GX running each rule's query itself."""
+    import contextlib
+    import threading
+
+    from lienthong.pipeline import rule_query
+
+    with ministry(monkeypatch, [c.item for c in defective_batch]):
+        batch_no = sync.extract("population:stored-ahead", full=True, now=NOW)
+    findings = (
+        "SELECT row_no, rule_id, reason FROM audit.findings WHERE batch_no = %s ORDER BY 1, 2, 3"
+    )
+    stored = []
+    store = rule_query._store
+
+    def spy(engine, table, query):
+        stored.append((threading.current_thread().name.split("_")[0], table))
+        return store(engine, table, query)
+
+    monkeypatch.setattr(rule_query, "_store", spy)
+    with monkeypatch.context() as alone:
+        alone.setattr(rule_query, "stored_ahead", lambda url, rules: contextlib.nullcontext())
+        with contextlib.suppress(BatchHeld):
+            sync.validate(batch_no)
+    by_gx = list(stored)
+    with psycopg.connect(warehouse_url) as conn:
+        expected = conn.execute(findings, (batch_no,)).fetchall()
+    stored.clear()
+    with contextlib.suppress(BatchHeld):
+        sync.validate(batch_no)
+    with psycopg.connect(warehouse_url) as conn:
+        assert conn.execute(findings, (batch_no,)).fetchall() == expected
+        left = "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'rule\\_rows\\_%'"
+        assert conn.execute(left).fetchone()[0] == 0
+    # Every SQL rule of both suites, each stored once: by GX's own thread, then ahead.
+    assert len(by_gx) >= 8 and {thread for thread, _ in by_gx} == {"MainThread"}
+    assert sorted(table for _, table in stored) == sorted(table for _, table in by_gx)
+    assert {thread for thread, _ in stored} == {"rule-rows"}
+    # The batch's defects fail SQL rules as well as column rules.
+    assert {"P-C3", "P-C4", "P-K3"} <= {rule_id for _, rule_id, _ in expected}

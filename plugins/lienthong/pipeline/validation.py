@@ -37,20 +37,23 @@ SUITES = {"batch": "received", "rows": "rows"}
 #: in GX; GX's own runs it twice, and is validated the same way.
 SQL_RULE_TYPES = frozenset({"unexpected_rows_expectation", "unexpected_row_count_expectation"})
 
-#: Planner costs for validation's queries. A rule's query returns few rows, but the planner,
-#: which cannot estimate a regular expression or a lookup in the reference codes, expects most
-#: rows back and keeps the scan on one core while the task only waits: rows handed over cheaply
-#: let it scan a large batch on every core (a million rows: validation 50 s, then 39 s). The
-#: number of workers stays the server's own (``max_parallel_workers_per_gather``).
-PARALLEL_SCANS = {"parallel_setup_cost": "100", "parallel_tuple_cost": "0.001"}
+#: Session settings for validation's queries. Planner costs: a rule's query returns few rows,
+#: but the planner, which cannot estimate a regular expression or a lookup in the reference
+#: codes, expects most rows back and keeps the scan on one core while the task only waits: rows
+#: handed over cheaply let it scan a large batch on every core (a million rows: validation
+#: 50 s, then 39 s). The number of workers stays the server's own
+#: (``max_parallel_workers_per_gather``). No JIT: each query compiled its expressions in the
+#: leader and in every parallel worker (some 50 ms a process), more than compiled code saves
+#: on a scan of a million rows (the SQL rules of a million population rows, 6.3 s -> 5.4 s).
+SESSION_SETTINGS = {"parallel_setup_cost": "100", "parallel_tuple_cost": "0.001", "jit": "off"}
 
 
-def _with_parallel_scans(sqlalchemy_url: str) -> str:
-    """The URL with `PARALLEL_SCANS` added to the session options libpq sends."""
+def _with_session_settings(sqlalchemy_url: str) -> str:
+    """The URL with `SESSION_SETTINGS` added to the session options libpq sends."""
     from sqlalchemy.engine import make_url
 
     url = make_url(sqlalchemy_url)
-    settings = " ".join(f"-c {name}={value}" for name, value in PARALLEL_SCANS.items())
+    settings = " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
     options = " ".join(filter(None, (url.query.get("options"), settings)))
     return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
@@ -225,40 +228,54 @@ def run_suites(
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    from lienthong.pipeline import rule_query
+
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    source = context.data_sources.add_sql(
-        "warehouse", connection_string=_with_parallel_scans(sqlalchemy_url)
-    )
+    url = _with_session_settings(sqlalchemy_url)
+    source = context.data_sources.add_sql("warehouse", connection_string=url)
     parameters = {**dataset.suite_parameters(batch), "announced_total": batch["announced_total"]}
-    results = []
+    suites = []
     for suite_file, kind in SUITES.items():
         view = _view(dataset, batch["batch_no"], kind)
         name, expectations = load_suite(
             dataset.suites_dir / f"{suite_file}.json", batch["mode"], batch_no=batch["batch_no"]
         )
-        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
-        asset = source.add_table_asset(view, table_name=view, schema_name="staging")
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(
-                name=f"{name}.{batch['batch_no']}",
-                data=asset.add_batch_definition_whole_table("batch"),
-                suite=suite,
+        suites.append((view, name, expectations))
+    # The SQL rules' rows, stored while GX runs the rest (`rule_query.stored_ahead`).
+    ahead = {
+        expectation.rows_table: expectation.unexpected_rows_query.format(batch=f"staging.{view}")
+        for view, _, expectations in suites
+        for expectation in expectations
+        if isinstance(expectation, rule_query.UnexpectedRowCountExpectation)
+        and expectation.rows_table
+    }
+    results = []
+    with rule_query.stored_ahead(url, ahead):
+        for view, name, expectations in suites:
+            suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+            asset = source.add_table_asset(view, table_name=view, schema_name="staging")
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(
+                    name=f"{name}.{batch['batch_no']}",
+                    data=asset.add_batch_definition_whole_table("batch"),
+                    suite=suite,
+                )
             )
-        )
-        result = definition.run(
-            expectation_parameters=parameters,
-            # BASIC with the index query: the failing rows are selected later, in the
-            # warehouse, by the SQL GX hands back; COMPLETE would fetch every unexpected value.
-            result_format={
-                "result_format": "BASIC",
-                "unexpected_index_column_names": ["row_no"],
-                "return_unexpected_index_query": True,
-                "partial_unexpected_count": 0,
-            },
-        )
-        results.append((view, result))
+            result = definition.run(
+                expectation_parameters=parameters,
+                # BASIC with the index query: the failing rows are selected later, in the
+                # warehouse, by the SQL GX hands back; COMPLETE would fetch every unexpected
+                # value.
+                result_format={
+                    "result_format": "BASIC",
+                    "unexpected_index_column_names": ["row_no"],
+                    "return_unexpected_index_query": True,
+                    "partial_unexpected_count": 0,
+                },
+            )
+            results.append((view, result))
     data_docs.build(context, dataset.name, batch["batch_no"])
     return results
 
@@ -306,7 +323,7 @@ def record_results(
             sql.SQL("DELETE FROM {} WHERE batch_no = %s").format(sql.Identifier(*table.split("."))),
             (batch_no,),
         )
-    for name, value in PARALLEL_SCANS.items():
+    for name, value in SESSION_SETTINGS.items():
         conn.execute("SELECT set_config(%s, %s, true)", (name, value))
     failed: dict[str, int] = {}
     for view, suite_result in results:
