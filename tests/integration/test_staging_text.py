@@ -187,3 +187,28 @@ def test_the_binary_format_carries_only_values_of_their_columns_type(value, colu
 
     formatted = copy_binary([(value,)], [psycopg.adapters.types[column].oid])
     assert (formatted is not None) == binary
+
+
+def test_a_chunk_keeps_each_item_as_received_apart_and_a_dataset_must_have_one():
+    """Every dataset's prepared rows split the same way: the items as received to
+    ``staging.payloads`` (batch, row, payload columns), the rest to the staging table; a
+    dataset whose rows do not keep the item is refused by name."""
+    import dataclasses
+
+    from lienthong.datasets import CATALOGUE, dataset
+    from lienthong.pipeline.staging import PAYLOAD_COLUMNS, chunk_layout, format_chunk
+
+    for name in CATALOGUE:
+        columns = dataset(name).staging_columns
+        layout = chunk_layout(dataset(name))
+        assert [columns[i] for i in layout.payload_at] == list(PAYLOAD_COLUMNS)
+        assert not set(PAYLOAD_COLUMNS) & set(layout.staged_columns(dataset(name)))
+    population = dataset("population")
+    row = tuple(f"v{i}" for i in range(len(population.staging_columns)))
+    chunk = format_chunk(7, [(row, [])], chunk_layout(population))
+    at = chunk_layout(population).payload_at
+    assert chunk.payloads == copy_text([(7, row[0], *(row[i] for i in at))])
+    assert chunk.rows == copy_text([(7, *(v for i, v in enumerate(row) if i not in at))])
+    without = dataclasses.replace(population, staging_columns=population.staging_columns[:-3])
+    with pytest.raises(ValueError, match=r"population: .* missing: payload, payload_text"):
+        chunk_layout(without)
