@@ -250,18 +250,20 @@ def format_chunk(
         for row, row_fixes in prepared
         for fix in row_fixes
     )
-    rows = [row for row, _ in prepared]
     payloads: bytes = b""
     payloads_binary = False
-    if layout.payload_at and rows:
+    if layout.payload_at and prepared:
         # itemgetter picks a row's values in C: a generator per row cost a microsecond.
-        kept = itemgetter(*(i for i in range(len(rows[0])) if i not in layout.payload_at))
+        width = len(prepared[0][0])
+        kept = itemgetter(*(i for i in range(width) if i not in layout.payload_at))
         payload = itemgetter(0, *layout.payload_at)
         payloads, payloads_binary = _formatted(
-            [(batch_no, *payload(row)) for row in rows], layout.payload_types
+            [(batch_no, *payload(row)) for row, _ in prepared], layout.payload_types
         )
-        rows = [kept(row) for row in rows]
-    formatted, binary = _formatted([(batch_no, *row) for row in rows], layout.types)
+        rows = [(batch_no, *kept(row)) for row, _ in prepared]
+    else:
+        rows = [(batch_no, *row) for row, _ in prepared]
+    formatted, binary = _formatted(rows, layout.types)
     return StagedChunk(formatted, fixes, len(prepared), binary, payloads, payloads_binary)
 
 

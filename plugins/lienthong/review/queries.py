@@ -19,6 +19,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from lienthong.pipeline.dataset import DIMENSIONS
+from lienthong.pipeline.staging import PAYLOADS_TABLE
 from lienthong.pipeline.validation import SUITES, rule_queries
 from lienthong.review import datasets
 from lienthong.review.datasets import ReviewedDataset
@@ -338,7 +339,7 @@ SELECT s.row_no, s.{key}::text AS record_key,
        NULL AS decision_reason, p.payload, to_jsonb(s) AS staged, {findings} AS findings,
        NULL::jsonb AS release, '{{}}'::bigint[] AS held_elsewhere, count(*) OVER () AS total_rows
 FROM {staging} s
-JOIN staging.payloads p ON p.batch_no = s.batch_no AND p.row_no = s.row_no
+JOIN {payloads} p ON p.batch_no = s.batch_no AND p.row_no = s.row_no
 WHERE s.batch_no = %(b)s AND s.collapsed IS NULL
   AND (%(status)s::text IS NULL OR %(status)s::text = 'pending')
   AND EXISTS (SELECT 1 FROM audit.findings f
@@ -366,6 +367,7 @@ def quarantined_rows(
         staging=_staging(reviewed),
         key=sql.Identifier(reviewed.dataset.key_column),
         findings=sql.SQL(_FINDINGS),
+        payloads=sql.Identifier(*PAYLOADS_TABLE.split(".")),
     )
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
