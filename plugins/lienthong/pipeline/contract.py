@@ -101,10 +101,18 @@ def text_value(value: Any, *, scrub: bool = True) -> str | None:
 
     ``scrub=False`` skips the look for lone surrogates, for an item the contract check passed
     (it holds none)."""
-    if type(value) is not str or not value or value.isspace():
+    if type(value) is not str:
         return None
-    if scrub:
-        return storable_text(value)
+    if not scrub:
+        return checked_text(value)
+    return None if not value or value.isspace() else storable_text(value)
+
+
+def checked_text(value: str | None) -> str | None:
+    """`text_value` of a documented text field of an item the contract check passed (a string
+    with no lone surrogate, or None): one positional call, for preparers that read many."""
+    if not value or value.isspace():
+        return None
     return value.replace("\x00", NUL_REPLACEMENT) if "\x00" in value else value
 
 

@@ -13,7 +13,7 @@ hold are not decided here: they are the Great Expectations suites in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ import orjson
 from lienthong.pipeline.contract import (
     Contract,
     Field,
+    checked_text,
     parse_iso_date,
     parse_rfc3339,
     received_text,
@@ -110,15 +111,29 @@ STAGING_COLUMNS = (
 _CODE_WIDTH = {"province_code": 2, "commune_code": 5}
 
 
-def _stripped(value: str | None) -> str | None:
-    return value.strip() if value else value
-
-
 def _pad(value: str | None, width: int) -> str | None:
     """P-K4: a numeric code shorter than its width, zero-padded; anything else unchanged."""
     if value is not None and value.isdigit() and len(value) < width:
         return value.zfill(width)
     return value
+
+
+def _code(value: Any, width: int, text: Callable[[Any], str | None]) -> str | None:
+    """An address code as staged: its text (read by ``text``), trimmed, P-K4 padded."""
+    if type(value) is str and len(value) == width and value.isdigit():
+        return value  # the common code, already canonical
+    value = text(value)
+    return _pad(value.strip() if value else value, width)
+
+
+def _fix(fixes: list[Fix], field: str, value: Any, rule_id: str, repaired: str | None) -> None:
+    """Record a fix of ``field`` from ``value`` as received to ``repaired`` by ``rule_id``."""
+    if value is not None and type(value) is not str:
+        return  # a wrong type is never repaired into text: rule P-K5 names it
+    # The original as received, but storable (audit.fixes is text).
+    original = None if value is None else storable_text(value)
+    if repaired != original:
+        fixes.append(Fix(rule_id, field, original, repaired))
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
@@ -137,63 +152,54 @@ class Preparer:
         defects, payload = _CONTRACT.check(item)
         if not isinstance(item, Mapping):
             return self._unreadable(row_no, item, defects, payload), []
-        # An item the fast check passed holds no invalid Unicode: its text needs no scrubbing.
-        scrub = bool(defects)
+        # An item the fast check passed holds text or null where the contract wants text, and no
+        # invalid Unicode: its text is read as it is (a fifth of the item's preparation).
+        text = text_value if defects else checked_text
+        current = self.codes.current
         fixes: list[Fix] = []
 
-        def fix_text(field: str, value: Any, rule_id: str, repaired: str | None) -> str | None:
-            if value is not None and type(value) is not str:
-                return None  # a wrong type is never repaired into text: rule P-K5 names it
-            # The original as received, but storable (audit.fixes is text).
-            original = None if value is None else storable_text(value)
-            if repaired != original:
-                fixes.append(Fix(rule_id, field, original, repaired))
-            return repaired
-
         raw_name = item.get("full_name")
-        full_name = text_value(raw_name, scrub=scrub)
+        full_name = text(raw_name)
         canonical_name = normalise_text(full_name)
         if canonical_name != raw_name:
-            fix_text("full_name", raw_name, "P-K1", canonical_name)
-        ethnicity = text_value(item.get("ethnicity_code"), scrub=scrub)
+            _fix(fixes, "full_name", raw_name, "P-K1", canonical_name)
+        ethnicity = text(item.get("ethnicity_code"))
         padded = _pad(ethnicity, 2)
         if padded != ethnicity:
-            fix_text("ethnicity_code", ethnicity, "P-K4", padded)
+            _fix(fixes, "ethnicity_code", ethnicity, "P-K4", padded)
         addresses = []
         for key in ("permanent_address", "current_address"):
             raw = item.get(key)
             address = raw if type(raw) is dict or isinstance(raw, Mapping) else {}
             raw_detail = address.get("detail")
-            detail = normalise_text(text_value(raw_detail, scrub=scrub))
+            detail = normalise_text(text(raw_detail))
             if detail != raw_detail:
-                fix_text(f"{key}.detail", raw_detail, "P-K1", detail)
+                _fix(fixes, f"{key}.detail", raw_detail, "P-K1", detail)
             raw_province, raw_commune = address.get("province_code"), address.get("commune_code")
-            province = _pad(_stripped(text_value(raw_province, scrub=scrub)), 2)
-            commune = _pad(_stripped(text_value(raw_commune, scrub=scrub)), 5)
+            province = _code(raw_province, 2, text)
+            commune = _code(raw_commune, 5, text)
             rule = "P-K4"
-            remap = self.codes.legacy_remap(province, commune)
+            remap = (
+                None
+                if (province, commune) in current
+                else self.codes.legacy_remap(province, commune)
+            )
             if remap is not None and remap.whole:
                 province, commune = remap.targets[0]
                 rule = "P-L3"
             # One fix per field: the value as received, the value kept, the rule that decided it.
             if province != raw_province:
-                fix_text(f"{key}.province_code", raw_province, rule, province)
+                _fix(fixes, f"{key}.province_code", raw_province, rule, province)
             if commune != raw_commune:
-                fix_text(f"{key}.commune_code", raw_commune, rule, commune)
+                _fix(fixes, f"{key}.commune_code", raw_commune, rule, commune)
             addresses += (province, commune, detail)
 
-        personal_id = text_value(item.get("personal_id"), scrub=scrub)
-        date_of_birth = text_value(item.get("date_of_birth"), scrub=scrub)
-        date_of_death = text_value(item.get("date_of_death"), scrub=scrub)
-        updated_at = text_value(item.get("updated_at"), scrub=scrub)
-        sex, nationality = (
-            text_value(item.get("sex"), scrub=scrub),
-            text_value(item.get("nationality"), scrub=scrub),
-        )
-        household, marital = (
-            text_value(item.get("household_id"), scrub=scrub),
-            text_value(item.get("marital_status"), scrub=scrub),
-        )
+        personal_id = text(item.get("personal_id"))
+        date_of_birth = text(item.get("date_of_birth"))
+        date_of_death = text(item.get("date_of_death"))
+        updated_at = text(item.get("updated_at"))
+        sex, nationality = text(item.get("sex")), text(item.get("nationality"))
+        household, marital = text(item.get("household_id")), text(item.get("marital_status"))
         if len(item) == len(DOCUMENTED_FIELDS) and _DOCUMENTED.issuperset(item):
             extra, missing = None, []  # the common item: every field, and nothing else
         else:

@@ -334,6 +334,8 @@ _BREVE = "\u0306"
 
 
 @functools.lru_cache(maxsize=32768)
+# Called on every canonical name, which repeat as normalise_text's do.
+@functools.lru_cache(maxsize=32768)
 def name_defect(value: str | None) -> str | None:
     """Return why a name fails P-K2, or None when it is clean.
 
