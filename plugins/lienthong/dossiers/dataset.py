@@ -9,7 +9,7 @@ from lienthong.dossiers.contract import STAGING_COLUMNS, DossierItem, Preparer
 from lienthong.dossiers.export_file import DOCUMENTED_COLUMNS, DossierRow
 from lienthong.dossiers.extraction import take_dossier_file
 from lienthong.landing.intake import settle_files
-from lienthong.pipeline.dataset import Dataset
+from lienthong.pipeline.dataset import Dataset, FirstLoad
 
 _CORE_COLUMNS = (
     "province_code, dossier_id, procedure_code, procedure_name, applicant_personal_id, "
@@ -17,14 +17,11 @@ _CORE_COLUMNS = (
     "flags, file_name, file_day, file_no, line_no, batch_no, published_at"
 )
 
-# A dossier's row from a newer export day wins; within one day, a later delivery (a corrected
-# file) wins. An older file never overwrites a newer one, whatever order they arrive in, and a
-# rerun rewrites nothing.
-PUBLISH_SQL = f"""
-INSERT INTO core.dossiers AS c ({_CORE_COLUMNS})
+# The batch's valid rows, as core holds them.
+_PUBLISHED_ROWS = """
 SELECT a.province, s.dossier_id, s.procedure_code, s.procedure_name, s.applicant_personal_id,
        s.applicant_name, s.commune_code, s.channel, s.received_ts, s.due_ts, s.completed_ts,
-       s.status, s.extra, coalesce(f.flags, '{{}}'),
+       s.status, s.extra, coalesce(f.flags, '{}'),
        l.name, s.file_day, l.file_no, s.line_no, s.batch_no, now()
 FROM staging.dossiers s
 JOIN audit.batches a ON a.batch_no = s.batch_no
@@ -39,6 +36,14 @@ JOIN audit.landing_files l ON l.batch_no = coalesce(r.batch_no, s.batch_no)
 LEFT JOIN quarantine.records q ON q.batch_no = s.batch_no AND q.row_no = s.row_no
 WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL AND q.row_no IS NULL
 ORDER BY a.province, s.dossier_id  -- key order, as population's upsert
+"""
+
+# A dossier's row from a newer export day wins; within one day, a later delivery (a corrected
+# file) wins. An older file never overwrites a newer one, whatever order they arrive in, and a
+# rerun rewrites nothing.
+PUBLISH_SQL = f"""
+INSERT INTO core.dossiers AS c ({_CORE_COLUMNS})
+{_PUBLISHED_ROWS}
 ON CONFLICT (province_code, dossier_id) DO UPDATE SET ({_CORE_COLUMNS}) = (
   EXCLUDED.province_code, EXCLUDED.dossier_id, EXCLUDED.procedure_code, EXCLUDED.procedure_name,
   EXCLUDED.applicant_personal_id, EXCLUDED.applicant_name, EXCLUDED.commune_code,
@@ -47,6 +52,11 @@ ON CONFLICT (province_code, dossier_id) DO UPDATE SET ({_CORE_COLUMNS}) = (
   EXCLUDED.file_no, EXCLUDED.line_no, EXCLUDED.batch_no, EXCLUDED.published_at)
 WHERE (c.file_day, c.batch_no) < (EXCLUDED.file_day, EXCLUDED.batch_no)
 """
+
+FIRST_LOAD = FirstLoad(
+    tables=("core.dossiers",),
+    sql=f"INSERT INTO core.dossiers ({_CORE_COLUMNS}){_PUBLISHED_ROWS}",
+)
 
 # Rule D-K2: a corrected redelivery (the same name, other bytes) replaces the rows of the
 # deliveries it corrects: their rows leave core (the corrected rows are published next), and
@@ -97,6 +107,7 @@ DOSSIERS = Dataset(
     # (collapsed) or a conflict (quarantined by D-K2), never an older and a newer version.
     version_column="file_day",
     publish_sql=PUBLISH_SQL,
+    first_load=FIRST_LOAD,
     preparer=lambda source: Preparer(),
     release_item=_released_dossier,
     personal_fields=frozenset({"applicant_personal_id", "applicant_name"}),

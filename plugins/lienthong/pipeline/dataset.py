@@ -68,6 +68,25 @@ class Preparer(Protocol):
 
 
 @dataclass(frozen=True)
+class FirstLoad:
+    """How a dataset's batch fills core tables that are still empty (a first, whole load).
+
+    Its rows go into tables without their indexes, which are built again once: sorting a
+    million keys once costs a fraction of a million insertions into a unique index, which an
+    ``ON CONFLICT`` upsert needs (`lienthong.pipeline.publish`).
+
+    Attributes:
+        tables: the core tables ``publish_sql`` writes (schema-qualified); all must be empty.
+        sql: a plain INSERT (no ``ON CONFLICT``: the tables have no index to check against
+            while it runs) of exactly the rows ``publish_sql`` would publish into empty
+            tables; takes %(batch_no)s.
+    """
+
+    tables: tuple[str, ...]
+    sql: str
+
+
+@dataclass(frozen=True)
 class Dataset:
     """One dataset's contract, keys, rules, source and publishing SQL."""
 
@@ -107,6 +126,9 @@ class Dataset:
     replaces_sql: tuple[str, ...] = ()
     #: what to do once a batch reaches an outcome (a file source moves its file)
     after_outcome: AfterOutcome | None = None
+    #: a large batch into empty core tables, loaded with their indexes built after (None:
+    #: always ``publish_sql``)
+    first_load: FirstLoad | None = None
 
     @property
     def suites_dir(self) -> Path:
