@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from lienthong.pipeline import publish
+from lienthong.pipeline import batches, publish, sync
+from lienthong.sources import Source
 from lienthong.warehouse.connection import with_database
 from lienthong_demo.citizens import generate_citizens
 
@@ -31,6 +32,25 @@ ORDER BY 1
 """
 
 INDEX_OIDS = "SELECT indexrelid::int FROM pg_index WHERE indrelid = 'core.population'::regclass"
+
+#: What a civil_events batch writes: core and its history, their indexes and constraints.
+CIVIL_EVENTS = {
+    "core": "SELECT * FROM core.civil_events ORDER BY province_code, event_id",
+    "history": """SELECT province_code, event_id, updated_at, event_type, personal_id, full_name,
+                         event_date, commune_code, registered_at, is_deleted, batch_no
+                  FROM core.civil_events_history ORDER BY 1, 2, 3""",
+    "indexes": """SELECT i.relname, pg_get_indexdef(x.indexrelid), c.conname,
+                         pg_get_constraintdef(c.oid)
+                  FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                  LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid
+                                            AND c.conrelid = x.indrelid
+                  WHERE x.indrelid IN ('core.civil_events'::regclass,
+                                       'core.civil_events_history'::regclass)
+                  ORDER BY 1""",
+    "index_oids": """SELECT indexrelid::int FROM pg_index
+                     WHERE indrelid IN ('core.civil_events'::regclass,
+                                        'core.civil_events_history'::regclass) ORDER BY 1""",
+}
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +135,60 @@ def test_a_first_load_into_a_table_someone_reads_is_an_upsert_and_waits_for_no_o
     with psycopg.connect(warehouse_url) as conn:
         published = conn.execute("SELECT count(*) FROM core.population").fetchone()[0]
     assert published == counts["published"] > 1000
+
+
+def _civil_events(url: str) -> dict[str, list]:
+    with psycopg.connect(url) as conn:
+        return {name: conn.execute(query).fetchall() for name, query in CIVIL_EVENTS.items()}
+
+
+def test_a_civil_events_first_load_writes_core_and_history_as_the_upsert_does(
+    warehouse_url, pg_admin_url, template_database, registry_db, monkeypatch
+):
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+    mariadb = registry_db.engine == "mariadb"
+    registry_db.create(
+        province_code="01",
+        count=400,
+        seed=3,
+        now=now,
+        defect_rate=0.1,
+        loose=mariadb,
+        mysql=mariadb,
+    )
+    # A tenth of the rows defective: the entry's own thresholds let the batch through.
+    source = Source(
+        dataset="civil_events",
+        province="01",
+        conn_id=registry_db.conn_id,
+        thresholds=dict.fromkeys(("correct", "sufficient", "clean"), 0.5),
+    )
+
+    def sync_once() -> dict:
+        batch_no = sync.extract(source, "civil_events_01:first")
+        try:
+            sync.validate(source, batch_no)
+        except batches.BatchHeld:
+            pytest.fail("the batch was held")
+        return sync.publish(source, batch_no)
+
+    monkeypatch.setattr(publish, "FIRST_LOAD_FROM", 10**9)
+    empty = _civil_events(warehouse_url)
+    upserted_counts = sync_once()
+    upserted = _civil_events(warehouse_url)
+    assert upserted_counts["published"] > 300 and len(upserted["history"]) > 300
+
+    other = _second_warehouse(pg_admin_url, template_database)
+    try:
+        monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", other)
+        monkeypatch.setattr(publish, "FIRST_LOAD_FROM", 100)
+        counts = sync_once()
+        loaded = _civil_events(other)
+    finally:
+        _drop(pg_admin_url, other)
+    # Both tables loaded without their indexes (new ones: built again), to the same rows.
+    assert set(loaded.pop("index_oids")).isdisjoint(empty["index_oids"])
+    assert loaded["indexes"] == empty["indexes"]
+    assert counts == upserted_counts
+    upserted.pop("index_oids")
+    assert loaded == upserted

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lienthong.civil_events.contract import STAGING_COLUMNS, Preparer
-from lienthong.pipeline.dataset import Dataset
+from lienthong.pipeline.dataset import Dataset, FirstLoad
 from lienthong.pipeline.extraction import ExtractRequest
 
 #: How far behind the registry's clock a window ends unless the source says otherwise: the
@@ -17,9 +17,8 @@ COMMIT_LAG = timedelta(seconds=120)
 #: How far back before a window a read re-checks that nothing arrived late (rule E-L1).
 RECHECK = timedelta(hours=1)
 
-# One statement: every published version goes to the history; the newest one of each event
-# to core (an equal updated_at keeps what is there, so a rerun rewrites nothing).
-PUBLISH_SQL = """
+# The batch's valid rows; every version goes to the history, the newest of each event to core.
+_PUBLISHED = """
 WITH published AS (
     SELECT b.province AS province_code, s.event_id, s.event_type, s.personal_id, s.full_name, s.event_day,
            s.commune_code, s.registered_ts, s.updated_ts, s.is_deleted, s.extra, s.batch_no
@@ -28,20 +27,25 @@ WITH published AS (
     WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL
       AND NOT EXISTS (SELECT 1 FROM quarantine.records q
                       WHERE q.batch_no = s.batch_no AND q.row_no = s.row_no)
-), history AS (
+)"""
+_INTO_HISTORY = """
     INSERT INTO core.civil_events_history (province_code, event_id, updated_at, event_type,
         personal_id, full_name, event_date, commune_code, registered_at, is_deleted, batch_no)
     SELECT province_code, event_id, updated_ts, event_type, personal_id, full_name, event_day,
            commune_code, registered_ts, is_deleted, batch_no
-    FROM published
-    ON CONFLICT (province_code, event_id, updated_at) DO NOTHING
-)
+    FROM published"""
+_INTO_CORE = """
 INSERT INTO core.civil_events AS c (province_code, event_id, event_type, personal_id, full_name,
     event_date, commune_code, registered_at, updated_at, is_deleted, extra, batch_no)
 SELECT province_code, event_id, event_type, personal_id, full_name, event_day, commune_code,
        registered_ts, updated_ts, is_deleted, extra, batch_no
 FROM published
-ORDER BY province_code, event_id  -- key order, as population's upsert
+ORDER BY province_code, event_id  -- key order, as population's upsert"""
+
+# One statement; an equal updated_at keeps what is there, so a rerun rewrites nothing.
+PUBLISH_SQL = f"""{_PUBLISHED}, history AS ({_INTO_HISTORY}
+    ON CONFLICT (province_code, event_id, updated_at) DO NOTHING
+){_INTO_CORE}
 ON CONFLICT (province_code, event_id) DO UPDATE SET
   (event_type, personal_id, full_name, event_date, commune_code, registered_at, updated_at,
    is_deleted, extra, batch_no)
@@ -50,6 +54,11 @@ ON CONFLICT (province_code, event_id) DO UPDATE SET
      EXCLUDED.extra, EXCLUDED.batch_no)
 WHERE c.updated_at < EXCLUDED.updated_at
 """
+
+FIRST_LOAD = FirstLoad(
+    tables=("core.civil_events", "core.civil_events_history"),
+    sql=f"{_PUBLISHED}, history AS ({_INTO_HISTORY}\n){_INTO_CORE}\n",
+)
 
 
 class RegistryRead:
@@ -145,6 +154,7 @@ CIVIL_EVENTS = Dataset(
     key_column="event_id",
     version_column="updated_ts",
     publish_sql=PUBLISH_SQL,
+    first_load=FIRST_LOAD,
     preparer=lambda source: Preparer(),
     personal_fields=frozenset({"personal_id", "full_name"}),
     extractor=RegistryRead,
