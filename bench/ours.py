@@ -30,7 +30,7 @@ from typing import Any
 
 import psycopg
 
-from bench.measure import report_line
+from bench.measure import SETTLE, cpu_spent, cpu_times, report_line
 
 
 def _source(spec: str):
@@ -56,8 +56,13 @@ def run_sync(spec: str, batch_key: str, full: bool) -> str:
     from lienthong.warehouse.connection import warehouse_url
 
     source = _source(spec)
+    cpu_before = cpu_times()
     started = time.perf_counter()
     batch_no = sync.extract(source, batch_key, full=full)
+    extracted = time.perf_counter()
+    extract_cpu = cpu_spent(cpu_before, cpu_times(settle=SETTLE))
+    # The wait for that reading is no step's: the clock resumes after it.
+    started += time.perf_counter() - extracted
     extracted = time.perf_counter()
     if batch_no is None:
         return report_line(0, extracted - started, {"extract": extracted - started})
@@ -80,6 +85,8 @@ def run_sync(spec: str, batch_key: str, full: bool) -> str:
             "publish": published - validated,
         },
         batch_no=batch_no,
+        extract_cpu=extract_cpu,
+        cores=os.cpu_count() or 1,
         **batch,
     )
 

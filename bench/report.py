@@ -355,6 +355,30 @@ def _size_section(size: SizeResult) -> list[str]:
     return out
 
 
+def _extraction_cpu(full: Measurement, seconds: float, file_landed: bool) -> str | None:
+    """Where the extraction's CPU went (`bench.measure.cpu_times`), or None if not measured."""
+    cpu = full.details.get("extract_cpu") or {}
+    cores = int(full.details.get("cores") or 0)
+    if cpu.get("machine") is None or not cores or seconds <= 0 or not full.rows:
+        return None
+    capacity = seconds * cores
+    parts = [("the preparation workers", cpu["workers"]), ("the task's own process", cpu["task"])]
+    if cpu.get("postgres") is not None:
+        parts.append(("PostgreSQL", cpu["postgres"]))
+    rest = cpu["machine"] - sum(value for _, value in parts)
+    others = "other processes, the system" if file_landed else "the API server, the system"
+    named = ", ".join(
+        f"{who} {value:.1f} s ({value / full.rows * 1e6:.1f} µs a row)" for who, value in parts
+    )
+    return (
+        f"- During the extraction ({seconds:.1f} s on {cores} cores: {capacity:.1f} s of CPU)"
+        f" the machine was busy {cpu['machine']:.1f} s ({cpu['machine'] / capacity:.0%}):"
+        f" {named}; the rest ({others}) {max(rest, 0.0):.1f} s. Where the machine"
+        " is busy throughout, the extraction is as fast as the CPU its parts need allows:"
+        " only less work per row makes it faster."
+    )
+
+
 def _where_the_time_goes(size: SizeResult) -> list[str]:
     full = size.full
     steps = full.details.get("timings") or full.steps
@@ -381,6 +405,9 @@ def _where_the_time_goes(size: SizeResult) -> list[str]:
         f"- Our whole sync: {full.seconds:.1f} s; by step {shares}.",
         extraction,
     ]
+    cpu = _extraction_cpu(full, float(steps.get("extract", full.seconds)), size.file_landed)
+    if cpu:
+        out.append(cpu)
     pandas = size.peers.get("pandas + GX")
     if pandas is not None and "read_csv" in pandas.steps:
         read = pandas.rows / pandas.steps["read_csv"]

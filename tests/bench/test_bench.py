@@ -5,8 +5,13 @@ each measurement happened on the same records and that the report carries them."
 
 from __future__ import annotations
 
+import multiprocessing
+import time
+
+import psycopg
 import pytest
 
+from bench.measure import SETTLE, cpu_spent, cpu_times
 from bench.report import render, targets
 from bench.run import PEERS, Config, run_bench
 
@@ -67,6 +72,11 @@ def test_a_small_bench_measures_ours_and_every_peer_on_the_same_records(pg_admin
 
     assert size.full.peak_rss > 100 * 2**20  # the sync's own process, Airflow and GX loaded
     assert size.serving_rate > 0
+    # Where the extraction's CPU went: the task's process and the whole machine; the server
+    # on this machine is seen (a few ticks for so few rows); no workers below their threshold.
+    cpu = size.full.details["extract_cpu"]
+    assert cpu["task"] > 0 and cpu["machine"] > 0 and cpu["postgres"] >= 0
+    assert cpu["workers"] == 0
 
     report = render(results)
     for text in (
@@ -80,6 +90,7 @@ def test_a_small_bench_measures_ours_and_every_peer_on_the_same_records(pg_admin
         "**pandas + GX**",
         "after VACUUM ANALYZE",
         "### Where the time goes: population at 3,000",
+        "- During the extraction (",
     ):
         assert text in report
     assert len(targets(results, "population")) == 6
@@ -139,3 +150,25 @@ def test_a_small_dossiers_bench_lands_one_file_that_ours_and_every_peer_load(
     assert "## Targets: dossiers" not in report
     assert "ours: incremental sync" not in report
     assert targets(results, "population") == []
+
+
+def test_cpu_readings_see_the_workers_the_server_and_the_machine(pg_admin_url):
+    """`cpu_times` counts a child's CPU once it has ended, PostgreSQL's as its processes
+    spend it, and the machine's; `cpu_spent` takes the difference."""
+    before = cpu_times()
+    worker = multiprocessing.get_context("fork").Process(target=_spin, args=(0.4,))
+    worker.start()
+    worker.join()
+    with psycopg.connect(pg_admin_url) as conn:
+        conn.execute("SELECT count(*) FROM generate_series(1, 5000000)").fetchone()
+    spent = cpu_spent(before, cpu_times(settle=SETTLE))
+    assert spent["workers"] >= 0.3
+    assert spent["postgres"] >= 0.1
+    assert spent["machine"] >= spent["workers"] + spent["postgres"] - 0.1
+    assert spent["task"] >= 0
+
+
+def _spin(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
