@@ -355,6 +355,10 @@ def _size_section(size: SizeResult) -> list[str]:
     return out
 
 
+#: The share of a step's CPU capacity above which the machine counts as busy throughout.
+BUSY_THROUGHOUT = 0.9
+
+
 def _extraction_cpu(full: Measurement, seconds: float, file_landed: bool) -> str | None:
     """Where the extraction's CPU went (`bench.measure.cpu_times`), or None if not measured."""
     cpu = full.details.get("extract_cpu") or {}
@@ -370,12 +374,20 @@ def _extraction_cpu(full: Measurement, seconds: float, file_landed: bool) -> str
     named = ", ".join(
         f"{who} {value:.1f} s ({value / full.rows * 1e6:.1f} µs a row)" for who, value in parts
     )
+    busy = cpu["machine"] / capacity
+    if busy >= BUSY_THROUGHOUT:
+        verdict = (
+            "The machine was busy throughout: only less work per row makes the extraction faster."
+        )
+    else:
+        verdict = (
+            "Cores stood idle: some of the work waits on a part that runs on one core at a"
+            " time, and spreading that part would make the extraction faster."
+        )
     return (
         f"- During the extraction ({seconds:.1f} s on {cores} cores: {capacity:.1f} s of CPU)"
-        f" the machine was busy {cpu['machine']:.1f} s ({cpu['machine'] / capacity:.0%}):"
-        f" {named}; the rest ({others}) {max(rest, 0.0):.1f} s. Where the machine"
-        " is busy throughout, the extraction is as fast as the CPU its parts need allows:"
-        " only less work per row makes it faster."
+        f" the machine was busy {cpu['machine']:.1f} s ({busy:.0%}): {named}; the rest"
+        f" ({others}) {max(rest, 0.0):.1f} s. {verdict}"
     )
 
 
