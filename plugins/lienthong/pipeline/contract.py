@@ -95,17 +95,14 @@ def is_storable_text(text: str) -> bool:
     return "\x00" not in text and not _has_surrogate(text)
 
 
-def text_value(value: Any, *, scrub: bool = True) -> str | None:
+def text_value(value: Any) -> str | None:
     """A string value as storable text; anything else (None, a number, an object: the contract
     check names wrong types) and blank strings as None. Never a value turned into text.
 
-    ``scrub=False`` skips the look for lone surrogates, for an item the contract check passed
-    (it holds none)."""
-    if type(value) is not str:
+    For an item the contract check passed, `checked_text` reads the same, faster."""
+    if type(value) is not str or not value or value.isspace():
         return None
-    if not scrub:
-        return checked_text(value)
-    return None if not value or value.isspace() else storable_text(value)
+    return storable_text(value)
 
 
 def checked_text(value: str | None) -> str | None:

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from lienthong.pipeline import batches, watermark
 from lienthong.pipeline.dataset import Dataset, FirstLoad
-from lienthong.pipeline.staging import PAYLOADS_TABLE
+from lienthong.pipeline.staging import PAYLOADS_TABLE, qualified
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def publish(
     """Publish a validated batch (or, ``approved``, a held one as it stands: its failing rows
     still quarantined); return its counts."""
     started = time.monotonic()
-    table = sql.Identifier(*dataset.staging_table.split("."))
+    table = qualified(dataset.staging_table)
     key = sql.Identifier(dataset.key_column)
     with conn.transaction():
         batch = conn.execute(
@@ -45,8 +45,7 @@ def publish(
         ).fetchone()
         if batch is None:
             raise batches.BatchError(f"no {dataset.name} batch {batch_no}")
-        status, extracted_at, hold_reason, province, window_end, window_closed = batch[:6]
-        received_count = batch[6] or 0
+        status, extracted_at, hold_reason, province, window_end, window_closed, staged = batch
         if status == "published":
             log.info("%s batch %s is already published; nothing to do", dataset.name, batch_no)
             return counts(conn, batch_no)
@@ -70,12 +69,12 @@ def publish(
                    JOIN {table} s ON s.batch_no = %(b)s AND s.row_no = f.row_no
                    JOIN {payloads} p ON p.batch_no = %(b)s AND p.row_no = f.row_no
                    WHERE s.collapsed IS NULL"""
-            ).format(table=table, key=key, payloads=sql.Identifier(*PAYLOADS_TABLE.split("."))),
+            ).format(table=table, key=key, payloads=qualified(PAYLOADS_TABLE)),
             {"b": batch_no, "dataset": dataset.name},
         )
         for statement in dataset.replaces_sql:
             conn.execute(statement, {"batch_no": batch_no})
-        applied = _load(conn, dataset, batch_no, received_count)
+        applied = _load(conn, dataset, batch_no, staged or 0)
         # Each outcome is counted from the rows themselves, so the table's check that they
         # add up to what was received is a real check.
         received, collapsed, published, fixed = conn.execute(
@@ -144,7 +143,7 @@ def _first_load(conn: psycopg.Connection, first: FirstLoad, batch_no: int) -> in
     readers of a table that was empty wait for its first rows rather than for a lock queue
     behind them, and a table someone is reading is simply upserted into instead.
     """
-    tables = [sql.Identifier(*table.split(".")) for table in first.tables]
+    tables = [qualified(table) for table in first.tables]
     try:
         with conn.transaction():  # a savepoint: what a refused lock leaves is undone
             for table in tables:
@@ -155,11 +154,11 @@ def _first_load(conn: psycopg.Connection, first: FirstLoad, batch_no: int) -> in
             for table, name, _ in constraints:
                 conn.execute(
                     sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                        sql.Identifier(*table.split(".")), sql.Identifier(name)
+                        qualified(table), sql.Identifier(name)
                     )
                 )
             for name, _ in indexes:
-                conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(*name.split("."))))
+                conn.execute(sql.SQL("DROP INDEX {}").format(qualified(name)))
             started = time.monotonic()
             applied = conn.execute(first.sql, {"batch_no": batch_no}).rowcount
             loaded = time.monotonic()
@@ -167,7 +166,7 @@ def _first_load(conn: psycopg.Connection, first: FirstLoad, batch_no: int) -> in
             for table, name, definition in constraints:
                 conn.execute(
                     sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                        sql.Identifier(*table.split(".")),
+                        qualified(table),
                         sql.Identifier(name),
                         sql.SQL(definition),
                     )
@@ -178,7 +177,9 @@ def _first_load(conn: psycopg.Connection, first: FirstLoad, batch_no: int) -> in
         # In use, no longer empty, or a key others depend on (a foreign key, a view grouping by
         # it): the upsert, which needs none of this, publishes the same rows.
         log.info(
-            "%s: not loaded as a first load (in use or no longer empty)", ", ".join(first.tables)
+            "%s: upserted into, not loaded as a first load (in use, no longer empty, or its key "
+            "depended on)",
+            ", ".join(first.tables),
         )
         return None
     log.info(
@@ -197,9 +198,9 @@ class _NotEmpty(Exception):
 
 def _empty(conn: psycopg.Connection, tables: tuple[str, ...]) -> bool:
     return not any(
-        conn.execute(
-            sql.SQL("SELECT EXISTS (SELECT FROM {})").format(sql.Identifier(*table.split(".")))
-        ).fetchone()[0]
+        conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(qualified(table))).fetchone()[
+            0
+        ]
         for table in tables
     )
 
@@ -247,7 +248,7 @@ def _advance_watermark(
     if window_closed and window_end is not None:
         target = window_end
     else:
-        table = sql.Identifier(*dataset.staging_table.split("."))
+        table = qualified(dataset.staging_table)
         version = sql.Identifier(dataset.version_column)
         newest = conn.execute(
             sql.SQL(

@@ -27,7 +27,8 @@ from psycopg.adapt import AdaptersMap, Dumper, PyFormat, Transformer
 from lienthong.pipeline.dataset import Dataset, Fix
 
 
-def _table(name: str) -> sql.Composable:
+def qualified(name: str) -> sql.Composable:
+    """A schema-qualified table or index name (``schema.name``) as an SQL identifier."""
     return sql.Identifier(*name.split("."))
 
 
@@ -43,7 +44,7 @@ def clear(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:
     """Remove what an earlier attempt staged for this batch, so a rerun starts clean."""
     for table in (dataset.staging_table, PAYLOADS_TABLE):
         conn.execute(
-            sql.SQL("DELETE FROM {} WHERE batch_no = %s").format(_table(table)), (batch_no,)
+            sql.SQL("DELETE FROM {} WHERE batch_no = %s").format(qualified(table)), (batch_no,)
         )
     conn.execute("DELETE FROM audit.fixes WHERE batch_no = %s", (batch_no,))
 
@@ -342,7 +343,7 @@ def copy_staged(conn: psycopg.Connection, dataset: Dataset, chunk: StagedChunk) 
             if not rows:
                 continue
             statement = sql.SQL("COPY {} ({}) FROM STDIN {}").format(
-                _table(table),
+                qualified(table),
                 sql.SQL(", ").join(map(sql.Identifier, columns)),
                 sql.SQL("(FORMAT BINARY)" if binary else ""),
             )
@@ -366,7 +367,7 @@ def collapse_duplicates(
     ``rows``, the batch's count, lets a small batch beside a large table be analysed by its
     own columns alone (`analyse_batch`)."""
     table, key, version = (
-        _table(dataset.staging_table),
+        qualified(dataset.staging_table),
         sql.Identifier(dataset.key_column),
         sql.Identifier(dataset.version_column),
     )
@@ -423,7 +424,7 @@ def analyse_batch(conn: psycopg.Connection, dataset: Dataset, rows: int | None) 
     what the planner must learn is that the batch is there and how its keys group, so the
     columns that place and group rows are analysed alone (a quarter of the time).
     """
-    table = _table(dataset.staging_table)
+    table = qualified(dataset.staging_table)
     columns = (
         "batch_no",
         "row_no",
@@ -462,6 +463,6 @@ def new_fields(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> lis
             """SELECT coalesce(array_agg(DISTINCT k ORDER BY k), '{{}}')
                FROM {}, jsonb_object_keys(extra) AS k
                WHERE batch_no = %s AND jsonb_typeof(extra) = 'object'"""
-        ).format(_table(dataset.staging_table)),
+        ).format(qualified(dataset.staging_table)),
         (batch_no,),
     ).fetchone()[0]

@@ -152,8 +152,8 @@ class Preparer:
         defects, payload = _CONTRACT.check(item)
         if not isinstance(item, Mapping):
             return self._unreadable(row_no, item, defects, payload), []
-        # An item the fast check passed holds text or null where the contract wants text, and no
-        # invalid Unicode: its text is read as it is (a fifth of the item's preparation).
+        # An item the check passed holds text or null where the contract wants text, and no
+        # invalid Unicode: its text is read as it is, by one positional call.
         text = text_value if defects else checked_text
         current = self.codes.current
         fixes: list[Fix] = []
@@ -179,6 +179,7 @@ class Preparer:
             province = _code(raw_province, 2, text)
             commune = _code(raw_commune, 5, text)
             rule = "P-K4"
+            # A current commune (nearly every one) needs no remap lookup.
             remap = (
                 None
                 if (province, commune) in current

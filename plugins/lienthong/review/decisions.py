@@ -433,7 +433,7 @@ def _staged(
 ) -> dict[int, dict[str, Any]]:
     """The released rows as they were staged (a preparer may need more than the payload, such
     as the day of the file a row came in)."""
-    table = sql.Identifier(*reviewed.dataset.staging_table.split("."))
+    table = staging.qualified(reviewed.dataset.staging_table)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             sql.SQL("SELECT * FROM {} WHERE batch_no = %s AND row_no = ANY(%s)").format(table),
@@ -526,7 +526,7 @@ def release_outcome(conn: psycopg.Connection, release_batch_no: int) -> ReleaseO
                LEFT JOIN quarantine.records q
                  ON q.batch_no = r.release_batch_no AND q.row_no = r.release_row_no
                WHERE r.release_batch_no = %s ORDER BY r.row_no"""
-        ).format(staging=sql.Identifier(*reviewed.dataset.staging_table.split("."))),
+        ).format(staging=staging.qualified(reviewed.dataset.staging_table)),
         (release_batch_no,),
     ).fetchall()
     published, quarantined, collapsed = [], {}, []

@@ -72,6 +72,7 @@ def batch_province(conn: psycopg.Connection, batch_no: int) -> str | None:
     """The province of a batch whose rows all lie in one; None for a national batch."""
     from psycopg import sql
 
+    from lienthong.pipeline.staging import qualified
     from lienthong.review import datasets
 
     dataset, province = conn.execute(
@@ -86,7 +87,7 @@ def batch_province(conn: psycopg.Connection, batch_no: int) -> str | None:
     count, province = conn.execute(
         sql.SQL("SELECT count(DISTINCT {c}), min({c}) FROM {t} WHERE batch_no = %s").format(
             c=sql.Identifier(reviewed.province_column),
-            t=sql.Identifier(*reviewed.dataset.staging_table.split(".")),
+            t=qualified(reviewed.dataset.staging_table),
         ),
         (batch_no,),
     ).fetchone()

@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from lienthong.pipeline.dataset import DIMENSIONS
-from lienthong.pipeline.staging import PAYLOADS_TABLE
+from lienthong.pipeline.staging import PAYLOADS_TABLE, qualified
 from lienthong.pipeline.validation import SUITES, rule_queries
 from lienthong.review import datasets
 from lienthong.review.datasets import ReviewedDataset
@@ -50,7 +50,7 @@ class Page:
 
 
 def _staging(reviewed: ReviewedDataset) -> sql.Composable:
-    return sql.Identifier(*reviewed.dataset.staging_table.split("."))
+    return qualified(reviewed.dataset.staging_table)
 
 
 @cache
@@ -367,7 +367,7 @@ def quarantined_rows(
         staging=_staging(reviewed),
         key=sql.Identifier(reviewed.dataset.key_column),
         findings=sql.SQL(_FINDINGS),
-        payloads=sql.Identifier(*PAYLOADS_TABLE.split(".")),
+        payloads=qualified(PAYLOADS_TABLE),
     )
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
