@@ -1,7 +1,7 @@
 """Reading ahead and preparing in worker processes change nothing but the time: a batch staged
-while the next page is fetched, its chunks prepared by workers, ends exactly as one staged page
-by page in one process, and such an extraction killed midway, rerun, leaves the warehouse a
-clean run leaves (and no worker behind)."""
+while the next page is fetched (or the next rows of a file are read), its chunks prepared by
+workers, ends exactly as one staged page by page in one process, and such an extraction killed
+or failing midway, rerun, leaves the warehouse a clean run leaves (and no worker behind)."""
 
 from __future__ import annotations
 
@@ -11,21 +11,31 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
+from pathlib import Path
 from typing import ClassVar
 
 import psutil
 import psycopg
 import pytest
 
+from lienthong.dossiers import extraction as dossier_extraction
+from lienthong.dossiers.export_file import DossierExportReader
+from lienthong.dossiers.extraction import DossierFileExtraction
 from lienthong.ministry.extraction import CitizenWalk
 from lienthong.pipeline import preparation
+from lienthong.pipeline.dataset import DIMENSIONS
 from lienthong.pipeline.extraction import EncodedChunk
 from lienthong.settings import PROJECT_ROOT
+from lienthong.sources import Source
+from lienthong.text.encodings import WINDOWS_1258
 from lienthong.warehouse.connection import with_database
 from lienthong_demo.citizens import generate_citizens
+from lienthong_demo.dossier_files import DeliveryOptions, demo_population, generate_dossier_delivery
 from tests.support.scripted_server import ScriptedServer, json_page
 
+from .file_fixtures import landing, load_population, run_source
 from .population_fixtures import TOKEN, run_batch
 
 pytestmark = pytest.mark.integration
@@ -187,3 +197,146 @@ def test_a_read_ahead_killed_midway_then_rerun_ends_as_a_clean_run(
         clean = _state(second_warehouse)
     assert rerun == clean
     assert rerun["batches"] == [clean["batches"][0]]
+
+
+# A file source reads ahead too: its rows are read (split, decoded, checked) by a thread while
+# the staging loop COPYs, cross to the workers packed, and its ledger entry is bound to the
+# batch once every chunk is staged.
+
+DOSSIER_DAY = date(2026, 3, 2)
+DOSSIER_ARRIVAL = datetime.combine(DOSSIER_DAY + timedelta(days=1), dt_time(2), UTC)
+LOW = dict.fromkeys(DIMENSIONS, 0.5)
+
+
+def _dossier_state(url: str) -> dict[str, list]:
+    """Every dossier row staged and its outcome, every finding, fix, core row, and the facts
+    its ledger entry keeps (batch and file numbers left out)."""
+    ours = "batch_no IN (SELECT batch_no FROM audit.batches WHERE source = 'dossiers_40')"
+    queries = {
+        "staged": f"""SELECT s.*, p.payload::text, p.payload_text
+                      FROM staging.dossiers s JOIN staging.payloads p USING (batch_no, row_no)
+                      WHERE s.{ours} ORDER BY row_no""",
+        "findings": f"SELECT row_no, rule_id, reason FROM audit.findings WHERE {ours} ORDER BY 1, 2",
+        "fixes": f"""SELECT row_no, rule_id, field, original, fixed FROM audit.fixes
+                     WHERE {ours} ORDER BY 1, 3""",
+        "quarantine": f"""SELECT row_no, record_key, rule_ids FROM quarantine.records
+                          WHERE {ours} ORDER BY 1""",
+        "core": "SELECT dossier_id, applicant_name, status, extra FROM core.dossiers ORDER BY 1",
+        "batches": f"""SELECT status, received, fixed, published, quarantined, collapsed, applied
+                       FROM audit.batches WHERE status <> 'failed' AND {ours}""",
+        "ledger": "SELECT outcome, facts FROM audit.landing_files ORDER BY file_no",
+    }
+    with psycopg.connect(url) as conn:
+        state = {name: conn.execute(query).fetchall() for name, query in queries.items()}
+    state["staged"] = [row[1:] for row in state["staged"]]  # batch_no
+    return state
+
+
+def _dossier_run(url: str, root: Path, delivery, people, run_id: str, monkeypatch) -> int | None:
+    monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", url)
+    load_population(url, people)
+    delivery.write(root)
+    return run_source(_dossier_source(root), run_id, now=DOSSIER_ARRIVAL).batch_no
+
+
+def _dossier_source(root: Path) -> Source:
+    # Thresholds low enough for the planted defects: the batch is published, core compared too.
+    folder = landing(root, "dossiers", "40")
+    return Source(dataset="dossiers", province="40", path=str(folder), thresholds=LOW)
+
+
+@pytest.fixture
+def dossier_delivery():
+    people = demo_population(300, seed=6)
+    delivery = generate_dossier_delivery(
+        "40",
+        DOSSIER_DAY,
+        count=1200,
+        seed=12,
+        defect_rate=0.15,
+        population=people,
+        options=DeliveryOptions(encoding=WINDOWS_1258, extra_column=True, shuffle_columns=True),
+    )
+    return people, delivery
+
+
+def test_a_dossier_file_read_ahead_by_workers_ends_exactly_as_one_read_in_the_staging_loop(
+    warehouse_url, second_warehouse, tmp_path, dossier_delivery, monkeypatch
+):
+    people, delivery = dossier_delivery
+    monkeypatch.setattr(dossier_extraction, "CHUNK_ROWS", 97)
+    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "2")
+    monkeypatch.setattr(preparation, "WORKERS_FROM", 300)
+    monkeypatch.setattr(preparation, "ProcessPoolExecutor", NotingPool)
+    NotingPool.starts, NotingPool.kinds = [], set()
+    assert DossierFileExtraction.read_ahead
+    finish, staged_at_finish = DossierFileExtraction.finish, []
+
+    def noting_finish(extraction):
+        # What the staging transaction holds when the extraction is told every chunk is staged.
+        staged_at_finish.append(
+            extraction.request.conn.execute("SELECT count(*) FROM staging.dossiers").fetchone()[0]
+        )
+        finish(extraction)
+
+    monkeypatch.setattr(DossierFileExtraction, "finish", noting_finish)
+    _dossier_run(warehouse_url, tmp_path / "ahead", delivery, people, "ahead", monkeypatch)
+    assert staged_at_finish == [1200]
+    ahead = _dossier_state(warehouse_url)
+
+    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "1")
+    monkeypatch.setattr(DossierFileExtraction, "read_ahead", False)
+    _dossier_run(second_warehouse, tmp_path / "loop", delivery, people, "loop", monkeypatch)
+    in_loop = _dossier_state(second_warehouse)
+    # Four chunks of 97 rows were prepared in the task, the other nine by the workers, which
+    # were handed them packed.
+    assert NotingPool.starts == list(range(388, 1200, 97))
+    assert NotingPool.kinds == {EncodedChunk}
+    assert ahead["batches"][0][:2] == ("published", 1200)
+    assert ahead["fixes"] and ahead["quarantine"] and ahead["findings"]
+    # The ledger holds what reading the file established, bound to its batch.
+    [(outcome, facts)] = ahead["ledger"]
+    assert outcome == "published"
+    assert facts["file"]["encoding"] == WINDOWS_1258 and facts["file"]["row_count"] == 1200
+    assert ahead == in_loop
+
+
+def test_a_dossier_file_whose_reading_fails_midway_then_rerun_ends_as_a_clean_run(
+    warehouse_url, second_warehouse, tmp_path, dossier_delivery, monkeypatch
+):
+    people, delivery = dossier_delivery
+    monkeypatch.setattr(dossier_extraction, "CHUNK_ROWS", 97)
+    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "2")
+    monkeypatch.setattr(preparation, "WORKERS_FROM", 0)
+    packed_chunks = DossierExportReader.packed_chunks
+
+    def breaks_after_five(reader, size):
+        for number, chunk in enumerate(packed_chunks(reader, size)):
+            if number == 5:
+                raise OSError(f"{reader.name}: the disk went away")
+            yield chunk
+
+    with monkeypatch.context() as broken:
+        broken.setattr(DossierExportReader, "packed_chunks", breaks_after_five)
+        with pytest.raises(OSError, match="the disk went away"):
+            _dossier_run(warehouse_url, tmp_path / "a", delivery, people, "run", monkeypatch)
+    with psycopg.connect(warehouse_url) as conn:
+        assert conn.execute(
+            "SELECT status FROM audit.batches WHERE source = 'dossiers_40'"
+        ).fetchall() == [("failed",)]
+        assert conn.execute("SELECT count(*) FROM staging.dossiers").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM staging.payloads").fetchone() == (0,)
+        # The file is still the run's, bound to no batch: the retry takes it again.
+        assert conn.execute("SELECT batch_no, facts FROM audit.landing_files").fetchall() == [
+            (None, {})
+        ]
+
+    # Airflow retries the task: the same run, the same file, read again from the start.
+    monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", warehouse_url)
+    run_source(_dossier_source(tmp_path / "a"), "run", now=DOSSIER_ARRIVAL)
+    rerun = _dossier_state(warehouse_url)
+
+    _dossier_run(second_warehouse, tmp_path / "b", delivery, people, "run", monkeypatch)
+    clean = _dossier_state(second_warehouse)
+    assert rerun["batches"] == clean["batches"] == [("published", 1200, *clean["batches"][0][2:])]
+    assert rerun == clean

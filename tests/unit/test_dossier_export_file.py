@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import pickle
 import random
 import tracemalloc
 import unicodedata
@@ -20,6 +21,7 @@ from lienthong.dossiers.export_file import (
     DossierRow,
     ExportFileError,
 )
+from lienthong.dossiers.extraction import PICKLE, dossier_items
 from lienthong.dossiers.manifest import ManifestError, parse_manifest
 from lienthong.text.encodings import encode
 
@@ -461,6 +463,37 @@ def test_chunks_and_single_use() -> None:
     assert [len(chunk) for chunk in reader.chunks(3)] == [3, 1]
     with pytest.raises(RuntimeError, match=r"x\.csv"):
         list(reader)
+
+
+def test_packed_rows_cross_to_a_worker_as_the_rows_and_facts_read_here() -> None:
+    # Extra and duplicate columns, a short and a long row, decomposed letters made NFC (with
+    # what was received), a cut-off last row: every part of a row must survive the crossing.
+    columns = [*DOCUMENTED_COLUMNS, "ghi_chú", "status"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for number, row in enumerate(ROWS):
+        fields = [*(row[c] for c in DOCUMENTED_COLUMNS), "ưu tiên", "duplicate"]
+        writer.writerow(fields[: 5 + number * 4])  # 5, 9, 13 and 13 fields
+    text = unicodedata.normalize("NFD", out.getvalue()) + "H01,1.001"
+    data = text.encode()
+    as_read, read_here = read(data)
+
+    reader = DossierExportReader(io.BytesIO(data), name="dossiers_01_20260301.csv")
+    day = datetime(2026, 3, 1).date()
+    items = [
+        item
+        for packed in reader.packed_chunks(2)
+        for item in dossier_items(day, ("due_at",), pickle.dumps(packed, PICKLE))
+    ]
+    assert [item.row for item in items] == as_read
+    assert {(item.file_day, item.missing_columns) for item in items} == {(day, ("due_at",))}
+    assert reader.facts == read_here.facts
+    assert read_here.facts.malformed_rows == 3 and read_here.facts.truncated
+    assert as_read[0].renormalised and as_read[0].received
+    assert as_read[-2].extra == {"ghi_chú": "ưu tiên", "status (column 13)": "duplicate"}
+    with pytest.raises(RuntimeError, match=r"dossiers_01_20260301\.csv"):
+        list(reader.packed_chunks(2))
 
 
 def test_reading_a_real_file(tmp_path: Path) -> None:

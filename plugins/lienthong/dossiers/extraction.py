@@ -13,28 +13,39 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import pickle
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date
+from functools import partial
 from typing import Any
 
 from lienthong.dossiers.contract import DossierItem
 from lienthong.dossiers.export_file import (
     DOCUMENTED_COLUMNS,
     DossierExportReader,
+    DossierRow,
     ExportFileError,
 )
 from lienthong.dossiers.manifest import Manifest, ManifestError, parse_manifest
-from lienthong.landing import ledger
 from lienthong.landing.area import LandingFile
 from lienthong.landing.file_names import parse_dossier_file_name
-from lienthong.landing.intake import Delivery, Stray, Taken, describe, named_files, take_next
-from lienthong.pipeline.extraction import ExtractRequest
+from lienthong.landing.intake import (
+    Delivery,
+    Stray,
+    TakenFileExtraction,
+    named_files,
+    take_next,
+)
+from lienthong.pipeline.extraction import EncodedChunk, ExtractRequest
 
 log = logging.getLogger(__name__)
 
 #: Rows per chunk staged by one COPY.
 CHUNK_ROWS = 5000
+
+#: How a chunk's rows are pickled: only to the task's own preparation workers.
+PICKLE = pickle.HIGHEST_PROTOCOL
 
 
 def group_dossier_files(
@@ -59,21 +70,12 @@ def group_dossier_files(
     return deliveries, strays
 
 
-class DossierFileExtraction:
+class DossierFileExtraction(TakenFileExtraction):
     """One export file (or a manifest without its CSV) read for one batch."""
 
-    mode = "file"
-    window_end: datetime | None = None
-    window_closed = False
-
-    def __init__(self, request: ExtractRequest, taken: Taken) -> None:
-        self.request = request
-        self.taken = taken
-        self.announced_total: int | None = None
-
-    def describe(self) -> str:
-        """What is read, for logs."""
-        return describe(self.taken)
+    # Reading a row (splitting, decoding, checking its encoding) is the task's own work: done
+    # by a thread while the staging loop waits for COPY, it costs the extraction no time.
+    read_ahead = True
 
     def _manifest(self, facts: dict[str, Any]) -> Manifest | None:
         file = self.taken.delivery.manifest
@@ -88,9 +90,10 @@ class DossierFileExtraction:
         self.announced_total = manifest.rows
         return manifest
 
-    def chunks(self) -> Iterator[list[DossierItem]]:
-        """The file's rows in chunks; the facts of reading it go to the ledger at the end (in
-        the staging transaction)."""
+    def chunks(self) -> Iterator[EncodedChunk]:
+        """The file's rows in chunks, each encoded as its rows' `PackedRow` tuples pickled (a
+        chunk crosses to a preparation worker as one string of bytes, its items built there);
+        what reading it established is ``read_facts`` once they are exhausted."""
         delivery = self.taken.delivery
         facts: dict[str, Any] = {
             "csv_present": delivery.data is not None,
@@ -109,9 +112,9 @@ class DossierFileExtraction:
                     facts["read_error"] = str(error)
                     reader = None
                 if reader is not None:
-                    missing = reader.facts.missing_columns
-                    for rows in reader.chunks(CHUNK_ROWS):
-                        yield [DossierItem(row, delivery.period, missing) for row in rows]
+                    items = partial(dossier_items, delivery.period, reader.facts.missing_columns)
+                    for rows in reader.packed_chunks(CHUNK_ROWS):
+                        yield EncodedChunk(pickle.dumps(rows, PICKLE), len(rows), items)
                     read = reader.facts
                     facts["file"] = dataclasses.asdict(read)
                     facts["columns_in_documented_order"] = _in_documented_order(read.header)
@@ -121,7 +124,16 @@ class DossierFileExtraction:
                             f"{read.sha256}, {self.taken.record['sha256']} when taken); "
                             "a retry reads it again"
                         )
-        ledger.attach_batch(self.request.conn, self.taken.file_no, self.request.batch_key, facts)
+        self.read_facts = facts
+
+
+def dossier_items(
+    file_day: date, missing_columns: tuple[str, ...], data: bytes
+) -> list[DossierItem]:
+    """A chunk's items from its pickled `PackedRow` tuples (an `EncodedChunk`'s decoding)."""
+    return [
+        DossierItem(DossierRow.unpack(row), file_day, missing_columns) for row in pickle.loads(data)
+    ]
 
 
 def _in_documented_order(header: tuple[str, ...]) -> bool:

@@ -365,3 +365,35 @@ def describe(taken: Taken) -> str:
     data = taken.delivery.data
     size = f", {data.size} bytes" if data else ", no data file"
     return f"{taken.area.url}/{taken.delivery.name} (delivery {taken.file_no}{size})"
+
+
+class TakenFileExtraction:
+    """What every file source's extraction shares: one taken delivery read as one batch.
+
+    A dataset's subclass reads the delivery in ``chunks`` and leaves what reading it
+    established in ``read_facts``; ``finish`` (called by the staging loop once every chunk is
+    staged) binds the ledger entry to the batch with those facts, in the staging transaction,
+    so that they are there exactly when the rows are.
+    """
+
+    mode = "file"
+    announced_total: int | None = None
+    window_end: datetime | None = None
+    window_closed = False
+
+    def __init__(self, request: ExtractRequest, taken: Taken) -> None:
+        self.request = request
+        self.taken = taken
+        self.read_facts: dict[str, Any] | None = None
+
+    def describe(self) -> str:
+        """What is read, for logs."""
+        return describe(self.taken)
+
+    def finish(self) -> None:
+        """The facts of reading the delivery to its ledger entry, bound to the batch."""
+        if self.read_facts is None:
+            raise RuntimeError(f"{self.describe()}: finished before its chunks were read")
+        ledger.attach_batch(
+            self.request.conn, self.taken.file_no, self.request.batch_key, self.read_facts
+        )

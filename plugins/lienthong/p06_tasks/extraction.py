@@ -14,13 +14,11 @@ import dataclasses
 import hashlib
 import logging
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
-from lienthong.landing import ledger
 from lienthong.landing.area import LandingFile
 from lienthong.landing.file_names import parse_task_workbook_name
-from lienthong.landing.intake import Delivery, Stray, Taken, describe, named_files, take_next
+from lienthong.landing.intake import Delivery, Stray, TakenFileExtraction, named_files, take_next
 from lienthong.p06_tasks.contract import TaskItem
 from lienthong.p06_tasks.workbook import TaskWorkbookError, read_task_workbook
 from lienthong.pipeline.extraction import ExtractRequest
@@ -40,25 +38,12 @@ def group_task_workbooks(
     return deliveries, strays
 
 
-class TaskWorkbookExtraction:
+class TaskWorkbookExtraction(TakenFileExtraction):
     """One monthly workbook read for one batch."""
 
-    mode = "file"
-    announced_total: int | None = None
-    window_end: datetime | None = None
-    window_closed = False
-
-    def __init__(self, request: ExtractRequest, taken: Taken) -> None:
-        self.request = request
-        self.taken = taken
-
-    def describe(self) -> str:
-        """What is read, for logs."""
-        return describe(self.taken)
-
     def chunks(self) -> Iterator[list[TaskItem]]:
-        """The workbook's task rows in chunks; the facts of reading it go to the ledger at the
-        end (in the staging transaction)."""
+        """The workbook's task rows in chunks; what reading it established is ``read_facts``
+        once they are exhausted."""
         delivery = self.taken.delivery
         assert delivery.data is not None
         data = delivery.data.path.read_bytes()
@@ -82,7 +67,7 @@ class TaskWorkbookExtraction:
                     TaskItem(row, delivery.period, missing)
                     for row in rows[start : start + CHUNK_ROWS]
                 ]
-        ledger.attach_batch(self.request.conn, self.taken.file_no, self.request.batch_key, facts)
+        self.read_facts = facts
 
 
 def take_task_workbook(request: ExtractRequest) -> TaskWorkbookExtraction | None:

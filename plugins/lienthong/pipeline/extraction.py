@@ -83,8 +83,15 @@ class Extraction(Protocol):
     read, so the watermark may move to it even where no row reached it). An extraction may
     also carry ``facts``, a JSON-able dict of what it learned of its source besides the rows
     (a table's missing columns, a file's encoding), kept on the batch (``source_facts``) for
-    the batch-level rules, and set ``read_ahead`` when its next chunk should be fetched while
-    the last one is staged (a source that waits on the network).
+    the batch-level rules, and set ``read_ahead`` when its next chunk should be read while the
+    last one is staged (a source that waits on the network, a file whose reading is work of its
+    own): a thread then walks ``chunks`` while the staging loop COPYs.
+
+    The warehouse connection (``ExtractRequest.conn``) is the staging loop's, and COPY holds it
+    from a chunk's first byte to its last: an extraction uses it before its first chunk, or in
+    ``finish``, an optional method the loop calls once every chunk is staged, in the staging
+    transaction, for what the extraction keeps in the warehouse besides the rows (a landing
+    file's ledger entry).
     """
 
     mode: str

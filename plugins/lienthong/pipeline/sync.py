@@ -116,6 +116,9 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
             staging.copy_staged(conn, dataset, staged)
             received += staged.count
             progress.update(received, extraction.announced_total)
+        finish = getattr(extraction, "finish", None)
+        if finish is not None:
+            finish()
         copied = time.monotonic()
         staging.collapse_duplicates(conn, dataset, batch_no, rows=received)
         new_fields = staging.new_fields(conn, dataset, batch_no)
