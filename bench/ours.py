@@ -56,36 +56,36 @@ def run_sync(spec: str, batch_key: str, full: bool) -> str:
     from lienthong.warehouse.connection import warehouse_url
 
     source = _source(spec)
-    cpu_before = cpu_times()
-    started = time.perf_counter()
-    batch_no = sync.extract(source, batch_key, full=full)
-    extracted = time.perf_counter()
-    extract_cpu = cpu_spent(cpu_before, cpu_times(settle=SETTLE))
-    # The wait for that reading is no step's: the clock resumes after it.
-    started += time.perf_counter() - extracted
-    extracted = time.perf_counter()
+    timings: dict[str, float] = {}
+    cpu: dict[str, dict] = {}
+
+    def step(name: str, run) -> Any:
+        # Each step's seconds, and where its CPU went; the wait for that reading is no step's.
+        before = cpu_times()
+        started = time.perf_counter()
+        try:
+            return run()
+        finally:
+            timings[name] = time.perf_counter() - started
+            cpu[name] = cpu_spent(before, cpu_times(settle=SETTLE))
+
+    batch_no = step("extract", lambda: sync.extract(source, batch_key, full=full))
     if batch_no is None:
-        return report_line(0, extracted - started, {"extract": extracted - started})
+        return report_line(0, timings["extract"], timings)
     held = False
     try:
-        sync.validate(source, batch_no)
+        step("validate", lambda: sync.validate(source, batch_no))
     except batches.BatchHeld:
         held = True
-    validated = time.perf_counter()
     if not held:
-        sync.publish(source, batch_no)
-    published = time.perf_counter()
+        step("publish", lambda: sync.publish(source, batch_no))
     batch = _batch(warehouse_url(), batch_no)
     return report_line(
         batch["received"],
-        published - started,
-        {
-            "extract": extracted - started,
-            "validate": validated - extracted,
-            "publish": published - validated,
-        },
+        sum(timings.values()),
+        timings,
         batch_no=batch_no,
-        extract_cpu=extract_cpu,
+        cpu=cpu,
         cores=os.cpu_count() or 1,
         **batch,
     )

@@ -359,33 +359,43 @@ def _size_section(size: SizeResult) -> list[str]:
 BUSY_THROUGHOUT = 0.9
 
 
-def _extraction_cpu(full: Measurement, seconds: float, file_landed: bool) -> str | None:
-    """Where the extraction's CPU went (`bench.measure.cpu_times`), or None if not measured."""
-    cpu = full.details.get("extract_cpu") or {}
+#: What each step's CPU line calls it, and what the machine's rest is besides the parts named.
+_STEP_CPU = {
+    "extract": "the extraction",
+    "validate": "validation",
+    "publish": "publishing",
+}
+
+
+def _step_cpu(full: Measurement, step: str, seconds: float, file_landed: bool) -> str | None:
+    """Where one step's CPU went (`bench.measure.cpu_times`), or None if not measured."""
+    cpu = (full.details.get("cpu") or {}).get(step) or {}
     cores = int(full.details.get("cores") or 0)
     if cpu.get("machine") is None or not cores or seconds <= 0 or not full.rows:
         return None
     capacity = seconds * cores
-    parts = [("the preparation workers", cpu["workers"]), ("the task's own process", cpu["task"])]
+    parts = [("the task's own process", cpu["task"])]
+    if cpu["workers"]:
+        parts.insert(0, ("the preparation workers", cpu["workers"]))
     if cpu.get("postgres") is not None:
         parts.append(("PostgreSQL", cpu["postgres"]))
     rest = cpu["machine"] - sum(value for _, value in parts)
-    others = "other processes, the system" if file_landed else "the API server, the system"
+    others = "other processes, the system"
+    if step == "extract" and not file_landed:
+        others = "the API server, the system"
     named = ", ".join(
         f"{who} {value:.1f} s ({value / full.rows * 1e6:.1f} µs a row)" for who, value in parts
     )
     busy = cpu["machine"] / capacity
     if busy >= BUSY_THROUGHOUT:
-        verdict = (
-            "The machine was busy throughout: only less work per row makes the extraction faster."
-        )
+        verdict = "The machine was busy throughout: only less work per row makes it faster."
     else:
         verdict = (
             "Cores stood idle: some of the work waits on a part that runs on one core at a"
-            " time, and spreading that part would make the extraction faster."
+            " time, and spreading that part would make it faster."
         )
     return (
-        f"- During the extraction ({seconds:.1f} s on {cores} cores: {capacity:.1f} s of CPU)"
+        f"- During {_STEP_CPU[step]} ({seconds:.1f} s on {cores} cores: {capacity:.1f} s of CPU)"
         f" the machine was busy {cpu['machine']:.1f} s ({busy:.0%}): {named}; the rest"
         f" ({others}) {max(rest, 0.0):.1f} s. {verdict}"
     )
@@ -417,9 +427,11 @@ def _where_the_time_goes(size: SizeResult) -> list[str]:
         f"- Our whole sync: {full.seconds:.1f} s; by step {shares}.",
         extraction,
     ]
-    cpu = _extraction_cpu(full, float(steps.get("extract", full.seconds)), size.file_landed)
-    if cpu:
-        out.append(cpu)
+    for step in _STEP_CPU:
+        if step in steps:
+            cpu = _step_cpu(full, step, float(steps[step]), size.file_landed)
+            if cpu:
+                out.append(cpu)
     pandas = size.peers.get("pandas + GX")
     if pandas is not None and "read_csv" in pandas.steps:
         read = pandas.rows / pandas.steps["read_csv"]

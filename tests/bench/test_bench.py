@@ -72,11 +72,15 @@ def test_a_small_bench_measures_ours_and_every_peer_on_the_same_records(pg_admin
 
     assert size.full.peak_rss > 100 * 2**20  # the sync's own process, Airflow and GX loaded
     assert size.serving_rate > 0
-    # Where the extraction's CPU went: the task's process and the whole machine; the server
-    # on this machine is seen (a few ticks for so few rows); no workers below their threshold.
-    cpu = size.full.details["extract_cpu"]
-    assert cpu["task"] > 0 and cpu["machine"] > 0 and cpu["postgres"] >= 0
-    assert cpu["workers"] == 0
+    # Where each step's CPU went: the task's process and the whole machine; the server on
+    # this machine is seen (a few ticks for so few rows); no workers below their threshold.
+    steps = size.full.details["cpu"]
+    assert set(steps) == {"extract", "validate", "publish"}
+    for cpu in steps.values():
+        assert cpu["task"] > 0 and cpu["machine"] > 0 and cpu["postgres"] >= 0
+        assert cpu["workers"] == 0
+    # Validation is the server's work: it was seen there.
+    assert steps["validate"]["postgres"] > 0
 
     report = render(results)
     for text in (
@@ -91,6 +95,8 @@ def test_a_small_bench_measures_ours_and_every_peer_on_the_same_records(pg_admin
         "after VACUUM ANALYZE",
         "### Where the time goes: population at 3,000",
         "- During the extraction (",
+        "- During validation (",
+        "- During publishing (",
     ):
         assert text in report
     assert len(targets(results, "population")) == 6
