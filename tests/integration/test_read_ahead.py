@@ -246,7 +246,10 @@ def _dossier_source(root: Path) -> Source:
 
 
 @pytest.fixture
-def dossier_delivery():
+def dossier_delivery(monkeypatch):
+    """Citizens and their dossier file, read in chunks of 97 rows by two workers."""
+    monkeypatch.setattr(dossier_extraction, "CHUNK_ROWS", 97)
+    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "2")
     people = demo_population(300, seed=6)
     delivery = generate_dossier_delivery(
         "40",
@@ -264,8 +267,6 @@ def test_a_dossier_file_read_ahead_by_workers_ends_exactly_as_one_read_in_the_st
     warehouse_url, second_warehouse, tmp_path, dossier_delivery, monkeypatch
 ):
     people, delivery = dossier_delivery
-    monkeypatch.setattr(dossier_extraction, "CHUNK_ROWS", 97)
-    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "2")
     monkeypatch.setattr(preparation, "WORKERS_FROM", 300)
     monkeypatch.setattr(preparation, "ProcessPoolExecutor", NotingPool)
     NotingPool.starts, NotingPool.kinds = [], set()
@@ -305,8 +306,6 @@ def test_a_dossier_file_whose_reading_fails_midway_then_rerun_ends_as_a_clean_ru
     warehouse_url, second_warehouse, tmp_path, dossier_delivery, monkeypatch
 ):
     people, delivery = dossier_delivery
-    monkeypatch.setattr(dossier_extraction, "CHUNK_ROWS", 97)
-    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "2")
     monkeypatch.setattr(preparation, "WORKERS_FROM", 0)
     packed_chunks = DossierExportReader.packed_chunks
 
