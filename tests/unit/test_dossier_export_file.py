@@ -310,6 +310,21 @@ def test_a_runaway_quote_is_kept_as_one_unreadable_row() -> None:
     assert reader.facts.row_count == len(rows)
 
 
+def test_a_file_ending_inside_a_runaway_quote_is_truncated() -> None:
+    # Longer than the csv module's field limit: the parser gives up on the record, and the
+    # file's end inside its quote is still a truncation.
+    body = 'dossier_id,status\nA1,received\nA2,"' + "y" * 140_000
+    rows, reader = read(body.encode())
+    assert [row.line for row in rows] == [2, 3]
+    assert rows[1].defect is not None
+    assert rows[1].defect.startswith("unreadable record")
+    assert rows[1].defect.endswith("; file ends inside a quoted field (truncated)")
+    assert reader.facts.truncated
+    assert reader.facts.truncation == (
+        "the file ends inside a quoted field opened on or after line 3"
+    )
+
+
 def test_mixed_encodings_are_read_and_marked() -> None:
     good = make_csv(ROWS[:1], encoding="windows-1258")
     utf8_line = "H2,1.0,Đăng ký,0012,Trần Bình,00004,online,,,,received\r\n".encode()

@@ -544,13 +544,14 @@ class DossierExportReader:
         self._complete = True
 
     def _truncated(self, record: _Record, width: int) -> str | None:
-        if record.fields is None:
-            return None
+        # The last record, also one the parser gave up on: a runaway quote the file ends in.
         if _quote_open_at_end(record.raw, self._delimiter or ","):
             self._truncation = (
                 f"the file ends inside a quoted field opened on or after line {record.line}"
             )
             return "file ends inside a quoted field (truncated)"
+        if record.fields is None:
+            return None
         if self._raw.last_byte not in (b"\n", b"\r") and len(record.fields) < width:
             self._truncation = (
                 f"the file ends mid-row on line {record.line} "
