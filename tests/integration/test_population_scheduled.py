@@ -18,7 +18,7 @@ from .population_fixtures import TOKEN, ministry_connection
 
 pytestmark = [pytest.mark.integration, pytest.mark.airflow]
 
-#: Past the point where workers take over, by a few pages.
+#: A batch announced past the point where workers take over (pages of 1,000 items).
 ITEMS = preparation.WORKERS_FROM + 3_000
 
 
@@ -61,5 +61,6 @@ def test_a_scheduled_run_prepares_a_large_batch_in_workers_and_publishes_it(
         params={"full_content": True},
     ).json()["content"]
     events = [line.get("event", "") for line in log if isinstance(line, dict)]
-    said = f"preparing from item {preparation.WORKERS_FROM:,} on in 2 worker processes"
+    # The API announced more than WORKERS_FROM items: workers from the second page on.
+    said = "preparing from item 1,000 on in 2 worker processes"
     assert said in events, events

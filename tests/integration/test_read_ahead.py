@@ -142,8 +142,9 @@ def test_a_batch_prepared_by_workers_ends_exactly_as_one_prepared_in_one_process
         monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", second_warehouse)
         run_batch("population:one-process", now=NOW)
         one_process = _state(second_warehouse)
-    # Four pages of 97 were prepared here, the other nine by the workers.
-    assert NotingPool.starts == list(range(388, len(items), 97))
+    # The API announced 1,200 items, past WORKERS_FROM: the first page of 97 was prepared
+    # here, the other twelve by the workers.
+    assert NotingPool.starts == list(range(97, len(items), 97))
     # The pages crossed to the workers still encoded, and were decoded there.
     assert NotingPool.kinds == {EncodedChunk}
     assert workers["batches"][0][1] == len(items)
@@ -289,9 +290,9 @@ def test_a_dossier_file_read_ahead_by_workers_ends_exactly_as_one_read_in_the_st
     monkeypatch.setattr(DossierFileExtraction, "read_ahead", False)
     _dossier_run(second_warehouse, tmp_path / "loop", delivery, people, "loop", monkeypatch)
     in_loop = _dossier_state(second_warehouse)
-    # Four chunks of 97 rows were prepared in the task, the other nine by the workers, which
-    # were handed them packed.
-    assert NotingPool.starts == list(range(388, 1200, 97))
+    # The manifest announced 1,200 rows, past WORKERS_FROM: the first chunk of 97 rows was
+    # prepared in the task, the other twelve by the workers, which were handed them packed.
+    assert NotingPool.starts == list(range(97, 1200, 97))
     assert NotingPool.kinds == {EncodedChunk}
     assert ahead["batches"][0][:2] == ("published", 1200)
     assert ahead["fixes"] and ahead["quarantine"] and ahead["findings"]

@@ -60,6 +60,41 @@ def test_workers_prepare_the_same_rows_in_the_same_order_as_one_process():
     assert len(set().union(*pids[3:])) == 2
 
 
+def _prepared_here(staged) -> list[bool]:
+    """Per chunk: whether this process prepared it."""
+    here = str(os.getpid())
+    return [
+        {line.split("\t")[3] for line in chunk.rows.decode().splitlines()} == {here}
+        for chunk in staged
+    ]
+
+
+@pytest.mark.parametrize(
+    ("announced", "chunks_here"),
+    [
+        (1000, 1),  # announced large: workers from the second chunk
+        (100, 1),  # exactly the threshold is large
+        (99, 3),  # announced small: here until 100 items are read
+        (None, 3),  # not announced (yet): the same
+    ],
+)
+def test_a_batch_announced_large_goes_to_workers_after_its_first_chunk(announced, chunks_here):
+    chunks = _chunks(300, 37)
+    asked = []
+
+    def announced_total():
+        asked.append(True)
+        return announced
+
+    spread = list(
+        staged_chunks(Upper(), 7, chunks, workers=2, workers_from=100, announced=announced_total)
+    )
+    here = _prepared_here(spread)
+    assert here == [True] * chunks_here + [False] * (len(chunks) - chunks_here)
+    assert _rows(spread) == _rows(staged_chunks(Upper(), 7, chunks, workers=1))
+    assert asked  # asked as the chunks came, not once before them
+
+
 def test_an_error_in_a_worker_is_raised_at_its_chunk():
     chunks = _chunks(500, 50)
     seen = []

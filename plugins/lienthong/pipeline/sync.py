@@ -112,7 +112,11 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
         if getattr(extraction, "read_ahead", False):
             chunks = read_ahead(chunks)
         layout = staging.chunk_layout(dataset, conn)
-        for staged in staged_chunks(preparer, batch_no, chunks, layout=layout):
+        # What the source announced is known once it has sent a page (a file, its manifest).
+        prepared = staged_chunks(
+            preparer, batch_no, chunks, announced=lambda: extraction.announced_total, layout=layout
+        )
+        for staged in prepared:
             staging.copy_staged(conn, dataset, staged)
             received += staged.count
             progress.update(received, extraction.announced_total)
