@@ -185,7 +185,7 @@ def _method(results: BenchResults) -> list[str]:
         " text columns.",
         "- **pandas + GX** (population): `requests` pages → `pd.json_normalize` → `to_sql`"
         " (pandas' default method: SQLAlchemy 2's batched executemany, 15× faster here than"
-        f" `method='multi'`) → a GX suite of {_expectations(results, file_landed=False)} built-in"
+        f" `method='multi'`) → a GX suite of {_expectations(results, file_landed=False)}"
         " expectations comparable to our rules, on the DataFrame and columns derived with"
         " pandas where needed (`result_format='COMPLETE'`, so it names the failing rows); it"
         " neither quarantines nor upserts.",
@@ -223,8 +223,8 @@ def _file_method(results: BenchResults) -> list[str]:
         " takes the file from a copy of the landing folder (`Source(dataset='dossiers',"
         " province='40', path=...)`), extract → validate → publish as the DAG does; **raw"
         " COPY** loads the same CSV's rows; **pandas + GX** reads the file with"
-        " `pd.read_csv` (every column text) → `to_sql` → a GX suite of built-in expectations"
-        f" ({_expectations(results, file_landed=True)} of them) comparable to the D-* rules;"
+        " `pd.read_csv` (every column text) → `to_sql` → a GX suite of"
+        f" {_expectations(results, file_landed=True)} expectations comparable to the D-* rules;"
         f" **dlt** {dlt}.",
     ]
 
@@ -246,13 +246,14 @@ def _dlt_method(results: BenchResults, *, file_landed: bool) -> str:
 
 
 def _expectations(results: BenchResults, *, file_landed: bool) -> str:
+    """How the pandas peer's GX suite is described: its size where it ran."""
     for size in results.sizes:
         pandas = size.peers.get("pandas + GX")
-        if size.file_landed != file_landed:
-            continue
-        if pandas is not None:
-            return str(pandas.details.get("expectations", "its"))
-    return "its"
+        if size.file_landed == file_landed and pandas is not None:
+            count = pandas.details.get("expectations")
+            if count is not None:
+                return f"{count} built-in"
+    return "built-in"
 
 
 def _times(value: float | None) -> str:
