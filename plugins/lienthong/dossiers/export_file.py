@@ -389,10 +389,7 @@ class DossierExportReader:
         )
 
     def __iter__(self) -> Iterator[DossierRow]:
-        if self._started:
-            raise RuntimeError(f"dossier file {self.name} is being or has been read already")
-        self._started = True
-        return map(DossierRow.unpack, self._rows())
+        return map(DossierRow.unpack, self._start())
 
     def chunks(self, size: int = 5000) -> Iterator[list[DossierRow]]:
         """The rows in lists of at most ``size``."""
@@ -403,11 +400,8 @@ class DossierExportReader:
         """The rows as `PackedRow` tuples, in lists of at most ``size``."""
         if size < 1:
             raise ValueError(f"chunk size must be at least 1, not {size}")
-        if self._started:
-            raise RuntimeError(f"dossier file {self.name} is being or has been read already")
-        self._started = True
         chunk: list[PackedRow] = []
-        for row in self._rows():
+        for row in self._start():
             chunk.append(row)
             if len(chunk) >= size:
                 yield chunk
@@ -529,6 +523,13 @@ class DossierExportReader:
             return self._pending.popleft()
         return record
 
+    def _start(self) -> Iterator[PackedRow]:
+        """The rows, once: a reader reads its stream a single time."""
+        if self._started:
+            raise RuntimeError(f"dossier file {self.name} is being or has been read already")
+        self._started = True
+        return self._rows()
+
     def _rows(self) -> Iterator[PackedRow]:
         width = len(self._columns)
         last: _Record | None = None
@@ -544,7 +545,7 @@ class DossierExportReader:
         self._complete = True
 
     def _truncated(self, record: _Record, width: int) -> str | None:
-        # The last record, also one the parser gave up on: a runaway quote the file ends in.
+        # Also for a record the parser gave up on: the file may end inside its runaway quote.
         if _quote_open_at_end(record.raw, self._delimiter or ","):
             self._truncation = (
                 f"the file ends inside a quoted field opened on or after line {record.line}"

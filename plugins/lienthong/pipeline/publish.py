@@ -197,11 +197,9 @@ class _NotEmpty(Exception):
 
 
 def _empty(conn: psycopg.Connection, tables: tuple[str, ...]) -> bool:
+    has_rows = sql.SQL("SELECT EXISTS (SELECT FROM {})")
     return not any(
-        conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(qualified(table))).fetchone()[
-            0
-        ]
-        for table in tables
+        conn.execute(has_rows.format(qualified(table))).fetchone()[0] for table in tables
     )
 
 
