@@ -6,6 +6,7 @@ or failing midway, rerun, leaves the warehouse a clean run leaves (and no worker
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -340,3 +342,94 @@ def test_a_dossier_file_whose_reading_fails_midway_then_rerun_ends_as_a_clean_ru
     clean = _dossier_state(second_warehouse)
     assert rerun["batches"] == clean["batches"] == [("published", 1200, *clean["batches"][0][2:])]
     assert rerun == clean
+
+
+# A registry's rows cross to the workers as the driver returned them, pickled in one string of
+# bytes a chunk; the workers build the items (`lienthong.registry.extraction.registry_items`).
+
+
+def _registry_state(url: str) -> dict[str, list]:
+    """Every civil_events row staged and its outcome, findings, fixes and core rows."""
+    queries = {
+        "staged": """SELECT s.*, p.payload::text, p.payload_text
+                     FROM staging.civil_events s JOIN staging.payloads p USING (batch_no, row_no)
+                     ORDER BY row_no""",
+        "findings": "SELECT row_no, rule_id, reason FROM audit.findings ORDER BY 1, 2",
+        "fixes": "SELECT row_no, rule_id, field, original, fixed FROM audit.fixes ORDER BY 1, 3",
+        "quarantine": "SELECT row_no, record_key, rule_ids FROM quarantine.records ORDER BY 1",
+        "core": """SELECT event_id, event_type, personal_id, full_name, event_date, updated_at,
+                          is_deleted, extra
+                   FROM core.civil_events ORDER BY 1""",
+        "batches": """SELECT status, received, fixed, published, quarantined, collapsed, applied
+                      FROM audit.batches WHERE status <> 'failed'""",
+    }
+    with psycopg.connect(url) as conn:
+        state = {name: conn.execute(query).fetchall() for name, query in queries.items()}
+    state["staged"] = [row[1:] for row in state["staged"]]  # batch_no
+    return state
+
+
+def test_registry_rows_prepared_by_workers_end_exactly_as_items_built_in_one_process(
+    warehouse_url, second_warehouse, registry_db, monkeypatch
+):
+    from lienthong.civil_events import dataset as civil_events
+    from lienthong.pipeline.extraction import pickled_chunk
+    from lienthong.pipeline.sync import extract, publish, validate
+    from lienthong.registry.extraction import registry_items
+
+    mariadb = registry_db.engine == "mariadb"
+    registry_db.create(
+        province_code="01",
+        count=400,
+        seed=8,
+        now=NOW - timedelta(minutes=10),
+        defect_rate=0.25,
+        loose=mariadb,  # wider types and odd values: zero dates, bytes, 2 in a boolean
+        mysql=mariadb,
+    )
+    # Items built from packed rows that crossed a pickle are the items read as dicts.
+    extraction, as_dicts = registry_db.read(chunk_size=97)
+    with registry_db.extraction(chunk_size=97) as packed:
+        keys = packed.item_keys
+        crossed = [
+            item
+            for rows in packed.packed_chunks()
+            for item in pickle.loads(
+                pickle.dumps(pickled_chunk(rows, partial(registry_items, keys)))
+            ).items()
+        ]
+    assert len(as_dicts) == extraction.received == packed.received >= 400
+    assert crossed == as_dicts
+
+    source = Source(
+        dataset="civil_events",
+        province="01",
+        conn_id=registry_db.conn_id,
+        thresholds=LOW,
+    )
+
+    def run(key: str) -> None:
+        batch_no = extract(source, key)
+        validate(source, batch_no)
+        publish(source, batch_no)
+
+    monkeypatch.setattr(civil_events, "CHUNK_ROWS", 97)
+    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "2")
+    monkeypatch.setattr(preparation, "WORKERS_FROM", 300)
+    monkeypatch.setattr(preparation, "ProcessPoolExecutor", NotingPool)
+    NotingPool.starts, NotingPool.kinds = [], set()
+    run("civil_events_01:workers")
+    workers = _registry_state(warehouse_url)
+
+    monkeypatch.setenv("LIENTHONG_PREPARE_WORKERS", "1")
+    monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", second_warehouse)
+    run("civil_events_01:one-process")
+    one_process = _registry_state(second_warehouse)
+    received = len(as_dicts)
+    # The window's count announced every row, past WORKERS_FROM: the first chunk of 97 rows
+    # was prepared in the task, the others by the workers, handed them packed.
+    assert NotingPool.starts == list(range(97, received, 97))
+    assert NotingPool.kinds == {EncodedChunk}
+    assert workers["batches"][0][:2] == ("published", received)
+    assert workers["quarantine"] and workers["findings"]
+    assert workers == one_process

@@ -11,6 +11,7 @@ import random
 import tracemalloc
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -21,8 +22,9 @@ from lienthong.dossiers.export_file import (
     DossierRow,
     ExportFileError,
 )
-from lienthong.dossiers.extraction import PICKLE, dossier_items
+from lienthong.dossiers.extraction import dossier_items
 from lienthong.dossiers.manifest import ManifestError, parse_manifest
+from lienthong.pipeline.extraction import pickled_chunk
 from lienthong.text.encodings import encode
 
 ENCODINGS = ("utf-8", "utf-8-sig", "windows-1258", "tcvn3")
@@ -499,7 +501,10 @@ def test_packed_rows_cross_to_a_worker_as_the_rows_and_facts_read_here() -> None
     items = [
         item
         for packed in reader.packed_chunks(2)
-        for item in dossier_items(day, ("due_at",), pickle.dumps(packed, PICKLE))
+        # As a chunk crosses to a worker: pickled, its items built on the other side.
+        for item in pickle.loads(
+            pickle.dumps(pickled_chunk(packed, partial(dossier_items, day, ("due_at",))))
+        ).items()
     ]
     assert [item.row for item in items] == as_read
     assert {(item.file_day, item.missing_columns) for item in items} == {(day, ("due_at",))}

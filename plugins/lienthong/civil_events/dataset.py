@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from lienthong.civil_events.contract import STAGING_COLUMNS, Preparer
 from lienthong.pipeline.dataset import Dataset, FirstLoad
-from lienthong.pipeline.extraction import ExtractRequest
+from lienthong.pipeline.extraction import EncodedChunk, ExtractRequest, pickled_chunk
 
 #: How far behind the registry's clock a window ends unless the source says otherwise: the
 #: contract's 60 s of commit delay plus clock skew, with room to spare.
@@ -16,6 +17,9 @@ COMMIT_LAG = timedelta(seconds=120)
 
 #: How far back before a window a read re-checks that nothing arrived late (rule E-L1).
 RECHECK = timedelta(hours=1)
+
+#: Rows per chunk staged by one COPY.
+CHUNK_ROWS = 5000
 
 # The batch's valid rows; every version goes to the history, the newest of each event to core.
 _PUBLISHED = """
@@ -82,14 +86,18 @@ class RegistryRead:
             source.conn_id,
             since=request.since,
             commit_lag=lag,
+            chunk_size=CHUNK_ROWS,
             recheck_from=None if request.since is None else request.since - RECHECK,
         )
         self.announced_total: int | None = None
         self.window_end: datetime | None = None
         self.facts: dict[str, Any] = {}
 
-    def chunks(self) -> Iterator[Sequence[Any]]:
-        """The window's rows, in chunks, from one snapshot."""
+    def chunks(self) -> Iterator[EncodedChunk]:
+        """The window's rows, in chunks, from one snapshot; each chunk the driver's rows
+        pickled (`pickled_chunk`), its items built where they are prepared."""
+        from lienthong.registry.extraction import registry_items
+
         with self.extraction as extraction:
             window = extraction.open()
             self.announced_total = window.announced_total
@@ -107,7 +115,9 @@ class RegistryRead:
                 "recheck_from": _iso(window.recheck_from),
                 "recheck_missed": self._missed(window.recheck_keys),
             }
-            yield from extraction.chunks()
+            items = partial(registry_items, extraction.item_keys)
+            for rows in extraction.packed_chunks():
+                yield pickled_chunk(rows, items)
 
     def _missed(self, keys: Sequence[tuple[str, datetime]]) -> list[str]:
         """Versions now in the re-checked past that no earlier batch of this source received:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import pickle
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from functools import partial
 from typing import Any
@@ -26,6 +25,7 @@ from lienthong.dossiers.export_file import (
     DossierExportReader,
     DossierRow,
     ExportFileError,
+    PackedRow,
 )
 from lienthong.dossiers.manifest import Manifest, ManifestError, parse_manifest
 from lienthong.landing.area import LandingFile
@@ -37,15 +37,12 @@ from lienthong.landing.intake import (
     named_files,
     take_next,
 )
-from lienthong.pipeline.extraction import EncodedChunk, ExtractRequest
+from lienthong.pipeline.extraction import EncodedChunk, ExtractRequest, pickled_chunk
 
 log = logging.getLogger(__name__)
 
 #: Rows per chunk staged by one COPY.
 CHUNK_ROWS = 5000
-
-#: How a chunk's rows are pickled: only to the task's own preparation workers.
-PICKLE = pickle.HIGHEST_PROTOCOL
 
 
 def group_dossier_files(
@@ -114,7 +111,7 @@ class DossierFileExtraction(TakenFileExtraction):
                 if reader is not None:
                     items = partial(dossier_items, delivery.period, reader.facts.missing_columns)
                     for rows in reader.packed_chunks(CHUNK_ROWS):
-                        yield EncodedChunk(pickle.dumps(rows, PICKLE), len(rows), items)
+                        yield pickled_chunk(rows, items)
                     read = reader.facts
                     facts["file"] = dataclasses.asdict(read)
                     facts["columns_in_documented_order"] = _in_documented_order(read.header)
@@ -128,12 +125,10 @@ class DossierFileExtraction(TakenFileExtraction):
 
 
 def dossier_items(
-    file_day: date, missing_columns: tuple[str, ...], data: bytes
+    file_day: date, missing_columns: tuple[str, ...], rows: Sequence[PackedRow]
 ) -> list[DossierItem]:
-    """A chunk's items from its pickled `PackedRow` tuples (an `EncodedChunk`'s decoding)."""
-    return [
-        DossierItem(DossierRow.unpack(row), file_day, missing_columns) for row in pickle.loads(data)
-    ]
+    """A chunk's items from its `PackedRow` tuples (built where they are prepared)."""
+    return [DossierItem(DossierRow.unpack(row), file_day, missing_columns) for row in rows]
 
 
 def _in_documented_order(header: tuple[str, ...]) -> bool:

@@ -8,9 +8,11 @@ chunks are exhausted.
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -70,6 +72,28 @@ class EncodedChunk:
                 "when it was read"
             )
         return items
+
+
+#: How `pickled_chunk` pickles rows: only for the task's own preparation workers, of the same
+#: Python.
+PICKLE = pickle.HIGHEST_PROTOCOL
+
+
+def pickled_chunk(
+    rows: Sequence[Any], build: Callable[[Sequence[Any]], Sequence[Any]]
+) -> EncodedChunk:
+    """A chunk of rows as read (tuples of plain values: a file's split lines, a database
+    driver's rows), pickled as one string of bytes; ``build`` makes them items where they are
+    prepared (a module-level function or a partial of one, so that it crosses by reference).
+
+    Items are dicts or objects holding dicts: pickled one by one they cost the staging loop,
+    which feeds every worker, 5-9 us a row; plain tuples about 1, and the work of building the
+    items moves to the workers with them."""
+    return EncodedChunk(pickle.dumps(rows, PICKLE), len(rows), partial(_unpickled, build))
+
+
+def _unpickled(build: Callable[[Sequence[Any]], Sequence[Any]], data: bytes) -> Sequence[Any]:
+    return build(pickle.loads(data))
 
 
 class Extraction(Protocol):

@@ -75,7 +75,7 @@ table has beyond the contract are reported (``extra_columns``) and carried in ev
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -333,6 +333,9 @@ class RegistryExtraction:
 
         The connection is closed when the rows are exhausted or the iteration stops.
         """
+        return self._chunks(packed=False)
+
+    def _chunks(self, *, packed: bool) -> Iterator[list[Any]]:
         window = self.open()
         if self._exhausted:
             raise RuntimeError("the extraction's rows were already read")
@@ -341,7 +344,7 @@ class RegistryExtraction:
         try:
             if window.empty_reason is None and window.announced_total:
                 with self._driver_errors():
-                    yield from self._stream()
+                    yield from self._stream(packed=packed)
             completed = True
         finally:
             self.close(abandoned=not completed)
@@ -557,10 +560,24 @@ class RegistryExtraction:
         conn.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         return clock
 
-    def _stream(self) -> Iterator[list[dict[str, Any]]]:
+    @property
+    def item_keys(self) -> tuple[str, ...]:
+        """The keys of an item, in the order of a packed row's values (`packed_chunks`)."""
+        self.open()
+        assert self._columns is not None
+        return tuple(key for key, _ in self._columns.selected)
+
+    def packed_chunks(self) -> Iterator[list[tuple[Any, ...]]]:
+        """The window's rows as the driver returned them, values in `item_keys` order, in lists
+        of at most ``chunk_size``: what `chunks` yields before its items are built (by
+        `registry_items`, where they are prepared). The same rules as `chunks`: read once, the
+        connection closed when they are exhausted or the iteration stops."""
+        return self._chunks(packed=True)
+
+    def _stream(self, *, packed: bool) -> Iterator[list[Any]]:
         conn, columns = self._conn, self._columns
         assert conn is not None and columns is not None
-        keys = [key for key, _ in columns.selected]
+        keys = tuple(key for key, _ in columns.selected)
         statement = (
             sa.select(*(self._table.c[name] for _, name in columns.selected))
             .where(self._where)
@@ -570,9 +587,15 @@ class RegistryExtraction:
             statement
         )
         for rows in result.partitions():
-            chunk = [
-                {key: normalise_value(key, value) for key, value in zip(keys, row, strict=True)}
-                for row in rows
-            ]
+            chunk = [tuple(row) for row in rows] if packed else registry_items(keys, rows)
             self.received += len(chunk)
             yield chunk
+
+
+def registry_items(keys: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Items from driver rows whose values come in the order of ``keys`` (see the module
+    docstring, Items)."""
+    return [
+        {key: normalise_value(key, value) for key, value in zip(keys, row, strict=True)}
+        for row in rows
+    ]
