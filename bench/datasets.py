@@ -12,9 +12,14 @@ A dataset is read one of two ways, as its source is:
   does, and the peers read the same file (``export_file(root)``). A file is its own batch:
   there is no incremental sync. Its rules may need citizens in ``core.population``
   (``applicants(root)``: population items the harness publishes first, not timed).
+- **registry-read** (civil_events): its records are written into a table of a PostgreSQL
+  database of their own on the benchmark's server (``write_records`` given the database's
+  URL); our sync reads it through an Airflow connection, as the DAG does, and raw COPY loads
+  the same rows. New versions of some rows (``write_changes`` given the URL) make an
+  incremental sync. No other peer reads a registry.
 
-Adding a dataset is one `BenchDataset` in `DATASETS` and a module like `bench.population` or
-`bench.dossiers`.
+Adding a dataset is one `BenchDataset` in `DATASETS` and a module like `bench.population`,
+`bench.dossiers` or `bench.civil_events`.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bench import dossiers, population
+from bench import civil_events, dossiers, population
 
 
 @dataclass(frozen=True)
@@ -35,18 +40,23 @@ class BenchDataset:
     Attributes:
         name: the dataset's name in `lienthong.datasets.CATALOGUE`.
         sizes: the record counts of a default run.
-        write_records: (path, rows, now) → writes the records (an items file for an API
-            dataset, a landing root for a file dataset); returns the count.
+        write_records: (where, rows, now) → writes the records (into an items file for an API
+            dataset, under a landing root for a file dataset, into the database at a URL for
+            a registry); returns the count.
         flat_columns: the raw COPY table's columns (text).
-        flat_rows: the records' path → its rows for raw COPY.
-        derive_columns: DataFrame → DataFrame with the columns the peers' suite needs.
+        flat_rows: where the records are (as above) → their rows for raw COPY.
+        derive_columns: DataFrame → DataFrame with the columns the peers' suite needs (None:
+            the pandas peer does not run for the dataset).
         peer_expectations: (today, the file the peer read or None) → the GX expectations the
             pandas peer runs.
         api_path: the endpoint our sync and the peers page through (API datasets).
-        write_changes: (items, changes, fraction, stamp) → writes new versions of that
-            fraction of the records, stamped ``stamp``, for the incremental sync (API
-            datasets).
-        province: the province whose landing folder the file lands in (file datasets).
+        write_changes: new versions of a fraction of the records, for the incremental sync:
+            (items, changes, fraction, stamp) → writes them, stamped ``stamp`` (API datasets);
+            (URL, fraction) → writes them, stamped now (registry datasets); returns the count.
+        registry: whether the records are a registry's table (read as the DAG reads one).
+        commit_lag_seconds: how far behind the registry's clock our read ends.
+        province: the province whose landing folder the file lands in (file datasets), or
+            whose registry is read.
         landing_folder: landing root → the province's landing folder (the Source's path).
         export_file: landing root → the data file the peers read.
         read_frame: the data file → the pandas peer's DataFrame.
@@ -56,13 +66,15 @@ class BenchDataset:
 
     name: str
     sizes: tuple[int, ...]
-    write_records: Callable[[Path, int, datetime], int]
+    write_records: Callable[[Any, int, datetime], int]
     flat_columns: tuple[str, ...]
-    flat_rows: Callable[[Path], Iterator[tuple[str | None, ...]]]
-    derive_columns: Callable[[Any], Any]
-    peer_expectations: Callable[[datetime, Path | None], list[Any]]
+    flat_rows: Callable[[Any], Iterator[tuple[str | None, ...]]]
+    derive_columns: Callable[[Any], Any] | None = None
+    peer_expectations: Callable[[datetime, Path | None], list[Any]] | None = None
     api_path: str | None = None
-    write_changes: Callable[[Path, Path, float, datetime], int] | None = None
+    write_changes: Callable[..., int] | None = None
+    registry: bool = False
+    commit_lag_seconds: int | None = None
     province: str | None = None
     landing_folder: Callable[[Path], Path] | None = None
     export_file: Callable[[Path], Path] | None = None
@@ -71,13 +83,17 @@ class BenchDataset:
 
     @property
     def file_landed(self) -> bool:
-        """Whether its records are a landed file rather than an API's pages."""
-        return self.api_path is None
+        """Whether its records are a landed file rather than an API's pages or a registry."""
+        return self.api_path is None and not self.registry
 
     @property
     def incremental(self) -> bool:
-        """Whether an incremental sync is measured (API datasets with changed versions)."""
+        """Whether an incremental sync is measured (datasets with changed versions)."""
         return self.write_changes is not None
+
+    def records_at(self, where: str) -> Any:
+        """Where the records are, as its functions take it: a path, or a registry's URL."""
+        return where if self.registry else Path(where)
 
 
 DATASETS: dict[str, BenchDataset] = {
@@ -105,5 +121,16 @@ DATASETS: dict[str, BenchDataset] = {
         export_file=dossiers.export_csv,
         read_frame=dossiers.read_frame,
         applicants=dossiers.applicants_file,
+    ),
+    "civil_events": BenchDataset(
+        name="civil_events",
+        sizes=(100_000,),
+        write_records=civil_events.write_registry,
+        flat_columns=civil_events.FLAT_COLUMNS,
+        flat_rows=civil_events.flat_rows,
+        write_changes=civil_events.write_changes,
+        registry=True,
+        commit_lag_seconds=civil_events.COMMIT_LAG_SECONDS,
+        province=civil_events.PROVINCE,
     ),
 }

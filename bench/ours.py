@@ -176,7 +176,8 @@ def main() -> None:
     import great_expectations  # noqa: F401
 
     import lienthong.ministry.hook
-    import lienthong.pipeline.sync  # noqa: F401
+    import lienthong.pipeline.sync
+    import lienthong.registry.hook  # noqa: F401
 
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="  %(name)s: %(message)s", force=True

@@ -1,4 +1,4 @@
-"""Writing a dataset's records in a process of its own: ``python -m bench.records DATASET PATH
+"""Writing a dataset's records in a process of its own: ``python -m bench.records DATASET WHERE
 ROWS NOW``, which prints the count written.
 
 The harness never generates records itself: a measured child's peak memory (``ru_maxrss``, see
@@ -18,9 +18,10 @@ from bench.datasets import DATASETS
 from bench.measure import ROOT, python_module
 
 
-def write_records(dataset: str, path: Path, rows: int, now: datetime) -> int:
-    """Write ``rows`` records of ``dataset`` at ``path`` in a child process; the count."""
-    command = python_module(__name__, dataset, str(path), str(rows), now.isoformat())
+def write_records(dataset: str, where: Path | str, rows: int, now: datetime) -> int:
+    """Write ``rows`` records of ``dataset`` at ``where`` (a path, or a registry database's
+    URL) in a child process; the count."""
+    command = python_module(__name__, dataset, str(where), str(rows), now.isoformat())
     done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True)
     return int(done.stdout.split()[-1])
 
@@ -28,11 +29,12 @@ def write_records(dataset: str, path: Path, rows: int, now: datetime) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", choices=sorted(DATASETS))
-    parser.add_argument("path", type=Path)
+    parser.add_argument("where", help="a path, or a registry database's URL")
     parser.add_argument("rows", type=int)
     parser.add_argument("now", type=datetime.fromisoformat)
     args = parser.parse_args()
-    written = DATASETS[args.dataset].write_records(args.path, args.rows, args.now)
+    dataset = DATASETS[args.dataset]
+    written = dataset.write_records(dataset.records_at(args.where), args.rows, args.now)
     print(written, flush=True)
 
 

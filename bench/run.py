@@ -26,6 +26,17 @@ Per size of a file-landed dataset (dossiers):
 3. no incremental sync: a file source's batch is one file, there is no watermark to sync from;
 4. stability, as above, on another copy of the landing folder.
 
+Per size of a registry-read dataset (civil_events):
+
+1. the records are generated once, in a process of their own, into a registry table in a
+   database of its own on the benchmark's server, and flattened for raw COPY; none of this is
+   timed;
+2. measured, one after another: raw COPY; our whole sync (full), reading the registry through
+   its Airflow connection as the DAG does; no other peer reads a registry;
+3. 1 % of the rows get a new version (stamped by the registry's clock after the full sync);
+   our incremental sync is measured;
+4. stability, as above, reading the same registry.
+
 Our sync and the stability run each get their own warehouse database, cloned from a template
 migrated once per run; each peer loads a database of its own. All are dropped at the end.
 """
@@ -115,6 +126,7 @@ class SizeResult:
     changed: int = 0
     serving_rate: float = 0.0
     file_landed: bool = False
+    registry: bool = False
     applicants: int = 0
 
 
@@ -241,6 +253,8 @@ class _SizeRun:
         """Everything for this size, in order (see the module docstring)."""
         if self.dataset.file_landed:
             result = self._measure_file(dlt_python, profile)
+        elif self.dataset.registry:
+            result = self._measure_registry(profile)
         else:
             result = self._measure_api(dlt_python, profile)
         if not self.config.keep:
@@ -337,6 +351,42 @@ class _SizeRun:
             applicants=applicants,
         )
 
+    def _measure_registry(self, profile: bool) -> SizeResult:
+        name, rows = self.dataset.name, self.rows
+        assert self.dataset.write_changes is not None
+        say(f"{name} at {rows:,} records: generating")
+        registry = self.databases.url(self._database("registry"))
+        generated = write_records(name, registry, rows, datetime.now(UTC))
+        say(f"  registry of {generated:,} rows in its own database")
+        peers: dict[str, Measurement] = {}
+        if "raw COPY" in self.config.peers:
+            peers["raw COPY"] = _said("raw COPY", self._raw_copy(registry))
+        ours_db = self._database("ours", self.template)
+        source = self._registry(registry)
+        full = _said("ours, full sync", self._ours("sync", "full", ours_db, source, "--full"))
+        say("  no other peer reads a registry")
+        changed = self.dataset.write_changes(registry, self.config.changed_fraction)
+        # Behind the registry's clock by more than our read's commit lag.
+        time.sleep(float(self.dataset.commit_lag_seconds or 0) + 1.1)
+        incremental = _said(
+            f"ours, incremental sync ({changed:,} records changed)",
+            self._ours("sync", "incremental", ours_db, source),
+        )
+        extra = ("--profile-top", "25") if profile else ()
+        stability_db = self._database("stability", self.template)
+        stability = self._ours("stability", "stability", stability_db, source, *extra)
+        _said_stability(stability)
+        return SizeResult(
+            dataset=name,
+            rows=generated,
+            full=full,
+            incremental=incremental,
+            stability=stability,
+            peers=peers,
+            changed=changed,
+            registry=True,
+        )
+
     def _with_applicants(self, root: Path) -> tuple[str, int]:
         """The database our syncs start from, and how many citizens it holds: the template,
         or for a dataset with applicants a clone of it where a population sync (not timed)
@@ -368,6 +418,18 @@ class _SizeRun:
         shutil.copytree(folder, copy)
         source = {"dataset": self.dataset.name, "province": self.dataset.province}
         return source | {"path": str(copy)}, {}
+
+    def _registry(self, url: str) -> tuple[dict, dict]:
+        """The registry Source's fields, and the environment naming its Airflow connection
+        (the registry's URL as the connection's URI)."""
+        name = self.dataset.name
+        source = {
+            "dataset": name,
+            "province": self.dataset.province,
+            "conn_id": f"bench_{name}",
+            "commit_lag_seconds": self.dataset.commit_lag_seconds,
+        }
+        return source, {f"AIRFLOW_CONN_BENCH_{name.upper()}": url}
 
     def _api(self, server: ServerProcess) -> tuple[dict, dict]:
         """The API Source's fields, and the environment naming its Airflow connection."""
@@ -403,7 +465,7 @@ class _SizeRun:
         quiet(self.config.admin_url)
         return run_child(f"ours {mode}", command, env)
 
-    def _raw_copy(self, records: Path) -> Measurement:
+    def _raw_copy(self, records: Path | str) -> Measurement:
         flat = self.folder / "flat.csv"
         with flat.open("w", encoding="utf-8", newline="") as out:
             csv.writer(out).writerows(self.dataset.flat_rows(records))

@@ -1,6 +1,6 @@
 """The benchmark itself keeps working: a small run of each dataset (population at 3,000
-records, dossiers at 2,000) with every peer, dlt in its own virtualenv (made on first use;
-needs the package index), and its report. Nothing here is about time: the tests check that
+records, dossiers at 2,000, civil_events at 2,000) with every peer that reads it, dlt in its
+own virtualenv (made on first use; needs the package index), and its report. Nothing here is about time: the tests check that
 each measurement happened on the same records and that the report carries them."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ pytestmark = pytest.mark.bench
 
 ROWS = 3000
 DOSSIER_ROWS = 2000
+REGISTRY_ROWS = 2000
 
 
 def _ours_and_every_peer_loaded(size, rows: int) -> None:
@@ -156,6 +157,56 @@ def test_a_small_dossiers_bench_lands_one_file_that_ours_and_every_peer_load(
     assert "## Targets: dossiers" not in report
     assert "ours: incremental sync" not in report
     assert targets(results, "population") == []
+
+
+def test_a_small_civil_events_bench_reads_a_registry_beside_raw_copy(pg_admin_url, tmp_path):
+    results = run_bench(
+        Config(
+            admin_url=pg_admin_url,
+            datasets=("civil_events",),
+            sizes=(REGISTRY_ROWS,),
+            workdir=tmp_path,
+        )
+    )
+
+    [size] = results.sizes
+    assert size.dataset == "civil_events"
+    assert size.registry and not size.file_landed
+    assert size.rows == REGISTRY_ROWS
+    full = size.full.details
+    assert full["status"] == "published"
+    assert full["received"] == REGISTRY_ROWS
+    assert full["published"] + full["quarantined"] + full["collapsed"] == REGISTRY_ROWS
+    assert full["quarantined"] > 0  # the generator's defects were caught
+    # No other peer reads a registry; raw COPY loaded the same rows.
+    assert set(size.peers) == {"raw COPY"}
+    assert size.peers["raw COPY"].rows == REGISTRY_ROWS
+
+    # The incremental sync read exactly the rows given a new version after the full sync.
+    assert size.changed == REGISTRY_ROWS // 100
+    assert size.incremental is not None
+    assert size.incremental.rows == size.changed
+    assert size.incremental.details["status"] == "published"
+
+    stability = size.stability.details
+    assert size.stability.rows == REGISTRY_ROWS
+    assert len(stability["validations"]) == 3
+    assert "sync.py" in stability["profile"]
+
+    report = render(results)
+    for text in (
+        "## civil_events",
+        "- **civil_events**: province 01's registry",
+        "### civil_events at 2,000 records",
+        "Read from a registry's table on the same server",
+        "ours: incremental sync (20 changed;",
+        "**raw COPY**",
+        "### Where the time goes: civil_events at 2,000",
+        "- The extraction (reading the registry, checking, COPY) ran at",
+    ):
+        assert text in report
+    assert "## Targets: civil_events" not in report
+    assert "| **dlt** |" not in report and "| **pandas + GX** |" not in report
 
 
 def test_cpu_readings_see_the_workers_the_server_and_the_machine(pg_admin_url):

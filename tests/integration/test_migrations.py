@@ -163,3 +163,29 @@ def test_core_rows_name_a_batch_that_exists_and_batches_are_never_deleted(empty_
             with pytest.raises(psycopg.errors.RestrictViolation, match="never deleted"):
                 conn.execute(statement)
         assert conn.execute("SELECT count(*) FROM audit.batches").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("encoding", ["SQL_ASCII", "LATIN1", "EUC_JP"])
+def test_a_warehouse_not_encoded_in_utf8_is_refused_before_anything_is_created(
+    pg_admin_url, encoding
+):
+    from lienthong.warehouse.connection import with_database
+
+    name = f"lt_encoded_{encoding.lower()}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(
+            f"CREATE DATABASE \"{name}\" ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C'"
+            " TEMPLATE template0"
+        )
+    try:
+        with psycopg.connect(with_database(pg_admin_url, name), autocommit=True) as conn:
+            with pytest.raises(migrations.MigrationError, match=rf"{name}.*{encoding}.*UTF8"):
+                migrations.apply(conn)
+            schemas = conn.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname IN ('audit', 'staging', 'core')"
+            ).fetchone()[0]
+            assert schemas == 0
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -390,6 +390,7 @@ def test_registry_rows_prepared_by_workers_end_exactly_as_items_built_in_one_pro
     # Items built from packed rows that crossed a pickle are the items read as dicts.
     extraction, as_dicts = registry_db.read(chunk_size=97)
     with registry_db.extraction(chunk_size=97) as packed:
+        packed.open()
         keys = packed.item_keys
         crossed = [
             item

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -116,8 +117,11 @@ class RegistryRead:
                 "recheck_missed": self._missed(window.recheck_keys),
             }
             items = partial(registry_items, extraction.item_keys)
-            for rows in extraction.packed_chunks():
-                yield pickled_chunk(rows, items)
+            # Closed here, before the extraction: a read stopped early drops its connection
+            # rather than roll back behind rows still in flight (what the read's close does).
+            with closing(extraction.packed_chunks()) as chunks:
+                for rows in chunks:
+                    yield pickled_chunk(rows, items)
 
     def _missed(self, keys: Sequence[tuple[str, datetime]]) -> list[str]:
         """Versions now in the re-checked past that no earlier batch of this source received:

@@ -8,6 +8,8 @@ chunks are exhausted.
 
 from __future__ import annotations
 
+import copyreg
+import io
 import pickle
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -85,11 +87,20 @@ def pickled_chunk(
     """A chunk of rows as read (tuples of plain values: a file's split lines, a database
     driver's rows), pickled as one string of bytes; ``build`` makes them items where they are
     prepared (a module-level function or a partial of one, so that it crosses by reference).
+    A memoryview (psycopg2's binary values) crosses as the bytes it shows.
 
     Items are dicts or objects holding dicts: pickled one by one they cost the staging loop,
     which feeds every worker, 5-9 us a row; plain tuples about 1, and the work of building the
     items moves to the workers with them."""
-    return EncodedChunk(pickle.dumps(rows, PICKLE), len(rows), partial(_unpickled, build))
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, PICKLE)
+    pickler.dispatch_table = _AS_BYTES
+    pickler.dump(rows)
+    return EncodedChunk(out.getvalue(), len(rows), partial(_unpickled, build))
+
+
+# Pickle refuses a memoryview: its bytes cross instead (read back as bytes).
+_AS_BYTES = {**copyreg.dispatch_table, memoryview: lambda view: (bytes, (view.tobytes(),))}
 
 
 def _unpickled(build: Callable[[Sequence[Any]], Sequence[Any]], data: bytes) -> Sequence[Any]:

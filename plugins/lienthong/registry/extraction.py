@@ -562,9 +562,10 @@ class RegistryExtraction:
 
     @property
     def item_keys(self) -> tuple[str, ...]:
-        """The keys of an item, in the order of a packed row's values (`packed_chunks`)."""
-        self.open()
-        assert self._columns is not None
+        """The keys of an item, in the order of a packed row's values (`packed_chunks`);
+        known once ``open`` has run."""
+        if self._columns is None:
+            raise RuntimeError("the extraction is not open yet: call open() first")
         return tuple(key for key, _ in self._columns.selected)
 
     def packed_chunks(self) -> Iterator[list[tuple[Any, ...]]]:

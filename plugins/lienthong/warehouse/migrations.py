@@ -78,6 +78,14 @@ def apply(conn: psycopg.Connection, folder: Path = MIGRATIONS_DIR) -> list[Migra
     ``conn`` must be in autocommit mode (each migration commits on its own)."""
     if not conn.autocommit:
         raise MigrationError("migrations need a connection in autocommit mode")
+    encoding = conn.execute("SHOW server_encoding").fetchone()[0]
+    if encoding != "UTF8":
+        # Names and addresses are Vietnamese; the rules read characters, not bytes.
+        raise MigrationError(
+            f"the warehouse database {conn.info.dbname!r} is encoded {encoding}; lienthong keeps"
+            " Vietnamese text and needs UTF8 (CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE"
+            " template0)"
+        )
     with conn.transaction():
         conn.execute("CREATE SCHEMA IF NOT EXISTS audit")
         conn.execute(
