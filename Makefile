@@ -28,7 +28,8 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 # Our whole sync beside raw COPY, pandas + GX and dlt on the same records, in one run; writes
-# docs/BENCHMARKS.md. By default population at 100k and 1M records and dossiers at 100k;
+# docs/BENCHMARKS.md. By default population at 100k and 1M records, dossiers at 100k and
+# civil_events at 100k (a registry database on the same server, beside raw COPY only);
 # ROWS=3000 (or ROWS=100000,1000000) sizes every dataset, DATASETS=dossiers runs one. dlt gets
 # its own virtualenv (bench/.venv-dlt, made on first use). The warehouse:
 # LIENTHONG_WAREHOUSE_URL, else embedded.
