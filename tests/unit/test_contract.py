@@ -97,3 +97,52 @@ def test_a_value_json_cannot_hold_is_never_stored_as_something_else():
 def test_rfc3339_timestamps_need_a_zone(text, expected):
     parsed = parse_rfc3339(text)
     assert (parsed.isoformat() if parsed else None) == expected
+
+
+# A registry row's received form: the contract's other kinds (an ISO date, RFC 3339
+# timestamps, a boolean), which the fast check tests inline as the thorough one does.
+EVENT = {
+    "event_id": "KT-01-20261031-000001",
+    "event_type": "birth",
+    "personal_id": "001226012345",
+    "full_name": "Lê Văn An",
+    "event_date": "2026-10-20",
+    "commune_code": "00004",
+    "registered_at": "2026-10-30T02:04:25Z",
+    "updated_at": "2026-10-31T19:28:38Z",
+    "is_deleted": False,
+}
+
+FORMS = [
+    EVENT,
+    {**EVENT, "event_date": None},
+    {**EVENT, "event_date": "2026-02-30"},
+    {**EVENT, "event_date": "2026-2-3"},
+    {**EVENT, "event_date": "0000-00-00"},
+    {**EVENT, "event_date": 20261020},
+    {**EVENT, "event_date": "2026-10-20" + " " * 1000},
+    {**EVENT, "registered_at": "2026-10-30T09:04:25+07:00"},
+    {**EVENT, "registered_at": "2026-10-30T09:04:25.123456789+07:00"},
+    {**EVENT, "registered_at": "2026-10-30 02:04:25"},
+    {**EVENT, "registered_at": "2026-10-30t02:04:25z"},
+    {**EVENT, "registered_at": None},
+    {**EVENT, "updated_at": "2026-10-31T19:28:38Z" + "0" * 1000},
+    {**EVENT, "updated_at": "2026-13-31T19:28:38Z"},
+    {**EVENT, "is_deleted": True},
+    {**EVENT, "is_deleted": 1},
+    {**EVENT, "is_deleted": 2},
+    {**EVENT, "is_deleted": "false"},
+    {**EVENT, "is_deleted": None},
+    {k: v for k, v in EVENT.items() if k != "is_deleted"},
+    {**EVENT, "event_id": "K" * 33},
+    {**EVENT, "note": "an extra column"},
+]
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_the_fast_check_agrees_with_the_thorough_one_on_every_kind(form):
+    from lienthong.civil_events.contract import CONTRACT as EVENT_CONTRACT
+
+    defects, payload = Contract(EVENT_CONTRACT).check(form)
+    assert defects == item_defects(form, EVENT_CONTRACT)
+    assert json.loads(payload) == json.loads(storable_json(form))

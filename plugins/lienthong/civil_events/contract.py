@@ -19,6 +19,7 @@ from typing import Any
 from lienthong.pipeline.contract import (
     Contract,
     Field,
+    checked_text,
     parse_iso_date,
     parse_rfc3339,
     received_text,
@@ -77,7 +78,13 @@ def received_form(row: Mapping[str, Any]) -> dict[str, Any]:
     """A registry row as JSON-able values (idempotent: a received form stays as it is)."""
     form = {}
     for column, value in row.items():
-        if isinstance(value, datetime):
+        kind = type(value)
+        if kind is str:  # most values: looked at first
+            if column in _CHAR_COLUMNS:
+                value = value.rstrip(" ")
+        elif value is None or kind is bool:
+            pass
+        elif isinstance(value, datetime):
             moment = value if value.tzinfo else value.replace(tzinfo=UTC)
             value = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
         elif isinstance(value, date):
@@ -96,18 +103,21 @@ class Preparer:
         if not isinstance(item, Mapping):
             return self._unreadable(row_no, item), []
         form = received_form(item)
-        defects = _CONTRACT.check(form)[0]
-        payload = storable_json(form)
+        # The check encodes the form, which the payload is: once.
+        defects, payload = _CONTRACT.check(form)
+        # A form the check passed holds text or null where the contract wants text, and no
+        # invalid Unicode: its text is read as it is.
+        text = text_value if defects else checked_text
         fixes: list[Fix] = []
         raw_name = form.get("full_name")
-        name = text_value(raw_name)
+        name = text(raw_name)
         canonical = normalise_text(name)
         if isinstance(raw_name, str) and canonical != name:
             fixes.append(Fix("E-K1", "full_name", name, canonical))
-        personal_id = text_value(form.get("personal_id"))
-        event_date = text_value(form.get("event_date"))
-        registered_at = text_value(form.get("registered_at"))
-        updated_at = text_value(form.get("updated_at"))
+        personal_id = text(form.get("personal_id"))
+        event_date = text(form.get("event_date"))
+        registered_at = text(form.get("registered_at"))
+        updated_at = text(form.get("updated_at"))
         is_deleted = form.get("is_deleted")
         extra = {k: v for k, v in form.items() if k not in DOCUMENTED_FIELDS}
         content_hash = hashlib.md5(
@@ -115,15 +125,15 @@ class Preparer:
         ).hexdigest()
         row = (
             row_no,
-            text_value(form.get("event_id")),
-            text_value(form.get("event_type")),
+            text(form.get("event_id")),
+            text(form.get("event_type")),
             personal_id,
             birth_province(personal_id),
             canonical,
             name_defect(canonical) if canonical else None,
             event_date,
             parse_iso_date(event_date),
-            text_value(form.get("commune_code")),
+            text(form.get("commune_code")),
             registered_at,
             parse_rfc3339(registered_at),
             updated_at,
