@@ -37,6 +37,13 @@ def _ours_and_every_peer_loaded(size, rows: int) -> None:
         assert measured.peak_rss > 0
 
 
+def _small_run(admin_url: str, workdir, dataset: str, rows: int):
+    """The benchmark of one dataset at one small size."""
+    return run_bench(
+        Config(admin_url=admin_url, datasets=(dataset,), sizes=(rows,), workdir=workdir)
+    )
+
+
 def test_a_small_bench_measures_ours_and_every_peer_on_the_same_records(pg_admin_url, tmp_path):
     results = run_bench(
         Config(admin_url=pg_admin_url, datasets=("population",), sizes=(ROWS,), workdir=tmp_path)
@@ -106,14 +113,7 @@ def test_a_small_bench_measures_ours_and_every_peer_on_the_same_records(pg_admin
 def test_a_small_dossiers_bench_lands_one_file_that_ours_and_every_peer_load(
     pg_admin_url, tmp_path
 ):
-    results = run_bench(
-        Config(
-            admin_url=pg_admin_url,
-            datasets=("dossiers",),
-            sizes=(DOSSIER_ROWS,),
-            workdir=tmp_path,
-        )
-    )
+    results = _small_run(pg_admin_url, tmp_path, "dossiers", DOSSIER_ROWS)
 
     [size] = results.sizes
     assert size.dataset == "dossiers"
@@ -160,14 +160,7 @@ def test_a_small_dossiers_bench_lands_one_file_that_ours_and_every_peer_load(
 
 
 def test_a_small_civil_events_bench_reads_a_registry_beside_raw_copy(pg_admin_url, tmp_path):
-    results = run_bench(
-        Config(
-            admin_url=pg_admin_url,
-            datasets=("civil_events",),
-            sizes=(REGISTRY_ROWS,),
-            workdir=tmp_path,
-        )
-    )
+    results = _small_run(pg_admin_url, tmp_path, "civil_events", REGISTRY_ROWS)
 
     [size] = results.sizes
     assert size.dataset == "civil_events"
