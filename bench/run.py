@@ -292,14 +292,8 @@ class _SizeRun:
         )
         with ServerProcess([self.items, changes], self.token) as server:
             source = self._api(server)
-            incremental = _said(
-                f"ours, incremental sync ({changed:,} records changed)",
-                self._ours("sync", "incremental", ours_db, source),
-            )
-            extra = ("--profile-top", "25") if profile else ()
-            stability_db = self._database("stability", self.template)
-            stability = self._ours("stability", "stability", stability_db, source, *extra)
-            _said_stability(stability)
+            incremental = self._incremental(ours_db, source, changed)
+            stability = self._stability(self.template, source, profile)
         return SizeResult(
             dataset=name,
             rows=generated,
@@ -334,12 +328,7 @@ class _SizeRun:
         if "pandas + GX" in self.config.peers:
             peers["pandas + GX"] = _said("pandas + GX", self._pandas(None, data))
         say("  no incremental sync: a file source's batch is one file")
-        extra = ("--profile-top", "25") if profile else ()
-        stability_db = self._database("stability", base)
-        stability = self._ours(
-            "stability", "stability", stability_db, self._landed(root, "stability"), *extra
-        )
-        _said_stability(stability)
+        stability = self._stability(base, self._landed(root, "stability"), profile)
         return SizeResult(
             dataset=name,
             rows=generated,
@@ -368,14 +357,8 @@ class _SizeRun:
         changed = self.dataset.write_changes(registry, self.config.changed_fraction)
         # Behind the registry's clock by more than our read's commit lag.
         time.sleep(float(self.dataset.commit_lag_seconds or 0) + 1.1)
-        incremental = _said(
-            f"ours, incremental sync ({changed:,} records changed)",
-            self._ours("sync", "incremental", ours_db, source),
-        )
-        extra = ("--profile-top", "25") if profile else ()
-        stability_db = self._database("stability", self.template)
-        stability = self._ours("stability", "stability", stability_db, source, *extra)
-        _said_stability(stability)
+        incremental = self._incremental(ours_db, source, changed)
+        stability = self._stability(self.template, source, profile)
         return SizeResult(
             dataset=name,
             rows=generated,
@@ -386,6 +369,22 @@ class _SizeRun:
             changed=changed,
             registry=True,
         )
+
+    def _incremental(self, database: str, source: tuple[dict, dict], changed: int) -> Measurement:
+        """Our incremental sync into ``database``, after ``changed`` records changed."""
+        return _said(
+            f"ours, incremental sync ({changed:,} records changed)",
+            self._ours("sync", "incremental", database, source),
+        )
+
+    def _stability(self, template: str, source: tuple[dict, dict], profile: bool) -> Measurement:
+        """The stability run (see `bench.ours`) in a warehouse cloned from ``template``, its
+        extraction profiled when ``profile``."""
+        extra = ("--profile-top", "25") if profile else ()
+        database = self._database("stability", template)
+        stability = self._ours("stability", "stability", database, source, *extra)
+        _said_stability(stability)
+        return stability
 
     def _with_applicants(self, root: Path) -> tuple[str, int]:
         """The database our syncs start from, and how many citizens it holds: the template,

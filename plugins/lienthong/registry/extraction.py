@@ -578,7 +578,7 @@ class RegistryExtraction:
     def _stream(self, *, packed: bool) -> Iterator[list[Any]]:
         conn, columns = self._conn, self._columns
         assert conn is not None and columns is not None
-        keys = tuple(key for key, _ in columns.selected)
+        keys = self.item_keys
         statement = (
             sa.select(*(self._table.c[name] for _, name in columns.selected))
             .where(self._where)
