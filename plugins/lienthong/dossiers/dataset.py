@@ -35,15 +35,18 @@ LEFT JOIN audit.released_rows r ON r.release_batch_no = s.batch_no AND r.release
 JOIN audit.landing_files l ON l.batch_no = coalesce(r.batch_no, s.batch_no)
 LEFT JOIN quarantine.records q ON q.batch_no = s.batch_no AND q.row_no = s.row_no
 WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL AND q.row_no IS NULL
-ORDER BY a.province, s.dossier_id  -- key order, as population's upsert
 """
+
+# The upsert in key order, the first load as scanned (as population's).
+_IN_KEY_ORDER = "ORDER BY a.province, s.dossier_id"
+
 
 # A dossier's row from a newer export day wins; within one day, a later delivery (a corrected
 # file) wins. An older file never overwrites a newer one, whatever order they arrive in, and a
 # rerun rewrites nothing.
 PUBLISH_SQL = f"""
 INSERT INTO core.dossiers AS c ({_CORE_COLUMNS})
-{_PUBLISHED_ROWS}
+{_PUBLISHED_ROWS}{_IN_KEY_ORDER}
 ON CONFLICT (province_code, dossier_id) DO UPDATE SET ({_CORE_COLUMNS}) = (
   EXCLUDED.province_code, EXCLUDED.dossier_id, EXCLUDED.procedure_code, EXCLUDED.procedure_name,
   EXCLUDED.applicant_personal_id, EXCLUDED.applicant_name, EXCLUDED.commune_code,
