@@ -47,13 +47,13 @@ SELECT province_code, event_id, event_type, personal_id, full_name, event_day, c
 FROM published"""
 
 # The upsert in key order, the first load as scanned (as population's).
-_IN_KEY_ORDER = "\nORDER BY province_code, event_id"
-
+_IN_KEY_ORDER = "ORDER BY province_code, event_id"
 
 # One statement; an equal updated_at keeps what is there, so a rerun rewrites nothing.
 PUBLISH_SQL = f"""{_PUBLISHED}, history AS ({_INTO_HISTORY}
     ON CONFLICT (province_code, event_id, updated_at) DO NOTHING
-){_INTO_CORE}{_IN_KEY_ORDER}
+){_INTO_CORE}
+{_IN_KEY_ORDER}
 ON CONFLICT (province_code, event_id) DO UPDATE SET
   (event_type, personal_id, full_name, event_date, commune_code, registered_at, updated_at,
    is_deleted, extra, batch_no)

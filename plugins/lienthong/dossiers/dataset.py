@@ -40,7 +40,6 @@ WHERE s.batch_no = %(batch_no)s AND s.collapsed IS NULL AND q.row_no IS NULL
 # The upsert in key order, the first load as scanned (as population's).
 _IN_KEY_ORDER = "ORDER BY a.province, s.dossier_id"
 
-
 # A dossier's row from a newer export day wins; within one day, a later delivery (a corrected
 # file) wins. An older file never overwrites a newer one, whatever order they arrive in, and a
 # rerun rewrites nothing.
