@@ -46,7 +46,8 @@ def validations(size: SizeResult) -> list[tuple[str, float, str]]:
 
 
 def validation_spread(size: SizeResult) -> float:
-    """Slowest over fastest of the stability run's three validations of one batch."""
+    """Slowest over fastest of the stability run's validations: three of one batch, one of a
+    second batch of the same records staged beside it."""
     seconds = [s for label, s, _ in validations(size)[1:] if s > 0]
     return max(seconds) / min(seconds) if seconds else 0.0
 
@@ -101,7 +102,7 @@ def targets(results: BenchResults, dataset: str) -> list[Target]:
     found.append(
         Target(
             "validate's time stable: the same batch validated twice, and after VACUUM ANALYZE,"
-            " within 20 %",
+            " and a second batch of the same records beside it, within 20 %",
             f"slowest/fastest {spread:.2f} {at}",
             spread <= 1.20,
         )
@@ -213,7 +214,9 @@ def _method(results: BenchResults) -> list[str]:
         " after the full sync; our incremental sync from the watermark. A file source has none"
         " (each file is its own batch).",
         "- **validation stability**: in a fresh warehouse, one batch is staged and validated"
-        " three times: at once, again, and after `VACUUM ANALYZE` (what autovacuum does).",
+        " three times: at once, again, and after `VACUUM ANALYZE` (what autovacuum does); then"
+        " the same records are staged again as a second batch, beside the first (as staging"
+        " holds a warehouse's earlier batches), and validated.",
         "- **ratios** (÷ columns): this row's rows/s over the peer's whole rows/s; above 1 the"
         " row is faster.",
     ]
@@ -376,7 +379,7 @@ def _size_section(size: SizeResult) -> list[str]:
         "|---|---|---|",
         *(f"| {label} | {seconds:.2f} | {stats} |" for label, seconds, stats in validations(size)),
         "",
-        f"Slowest over fastest of the three in one warehouse: {validation_spread(size):.2f}.",
+        f"Slowest over fastest of the stability run's validations: {validation_spread(size):.2f}.",
         "",
     ]
     return out
@@ -483,7 +486,7 @@ def _where_the_time_goes(size: SizeResult) -> list[str]:
             " item (checking, fixing, the payload's JSON, COPY; see the profile below)."
         )
     runs = validations(size)
-    if len(runs) == 4 and runs[3][1] > 0:
+    if len(runs) >= 4 and runs[3][1] > 0:
         first, analysed = runs[1][1], runs[3][1]
         out.append(
             f"- Validation took {first:.1f} s on a freshly staged batch ({runs[1][2]}) and"

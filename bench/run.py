@@ -11,7 +11,8 @@ Per size of an API-served dataset (population):
 4. 1 % of the records get a new version (stamped after the full sync) and the server restarts
    with them; our incremental sync is measured;
 5. stability: in a fresh warehouse, one batch is staged (under cProfile at the largest size)
-   and validated three times (see `bench.ours`).
+   and validated three times, then staged again beside the first and validated (see
+   `bench.ours`).
 
 Per size of a file-landed dataset (dossiers):
 

@@ -189,3 +189,60 @@ def test_a_warehouse_not_encoded_in_utf8_is_refused_before_anything_is_created(
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_rows_staged_before_partitioning_move_to_their_batches_partitions(
+    empty_database_url, tmp_path
+):
+    # A warehouse at migration 0025 with two batches staged; 0026 partitions staging by batch.
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    for migration in migrations.discover():
+        if migration.version <= 25:
+            shutil.copy(migration.path, folder)
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        migrations.apply(conn, folder)
+        batches = [
+            conn.execute(
+                """INSERT INTO audit.batches (batch_key, dataset, source, mode, extracted_at,
+                       status) VALUES (%s, 'population', 'population', 'full', now(), 'failed')
+                   RETURNING batch_no""",
+                (key,),
+            ).fetchone()[0]
+            for key in ("one", "two")
+        ]
+        for batch_no, rows in zip(batches, (3, 2), strict=True):
+            conn.execute(
+                """INSERT INTO staging.population (batch_no, row_no, personal_id, content_hash)
+                   SELECT %s, g, 'id' || g, 'h' FROM generate_series(0, %s - 1) g""",
+                (batch_no, rows),
+            )
+            conn.execute(
+                """INSERT INTO staging.payloads (batch_no, row_no, payload)
+                   SELECT %s, g, '{}' FROM generate_series(0, %s - 1) g""",
+                (batch_no, rows),
+            )
+
+        shutil.copy(MIGRATIONS_DIR / "0026_staging_by_batch.sql", folder)
+        assert [m.version for m in migrations.apply(conn, folder)] == [26]
+        for table in ("population", "payloads"):
+            partitions = conn.execute(
+                f"""SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                    WHERE i.inhparent = 'staging.{table}'::regclass ORDER BY 1"""
+            ).fetchall()
+            assert partitions == [(f"{table}_b{b}",) for b in batches]
+            per_batch = conn.execute(
+                f"SELECT batch_no, count(*) FROM staging.{table} GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+            assert per_batch == [(batches[0], 3), (batches[1], 2)]
+            for batch_no, rows in zip(batches, (3, 2), strict=True):
+                assert conn.execute(
+                    f"SELECT count(*) FROM staging.{table}_b{batch_no}"
+                ).fetchone() == (rows,)
+        # The key still holds, in every partition and in those made later.
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(
+                "INSERT INTO staging.population (batch_no, row_no, content_hash)"
+                " VALUES (%s, 0, 'h')",
+                (batches[0],),
+            )
