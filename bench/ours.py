@@ -92,6 +92,14 @@ def run_sync(spec: str, batch_key: str, full: bool) -> str:
     )
 
 
+def _partition(conn: psycopg.Connection, table: str, batch_no: int) -> str:
+    """The partition of a staging table that holds the batch (its statistics are the
+    batch's)."""
+    return conn.execute(
+        "SELECT staging.batch_partition_name(%s, %s)", (table, batch_no)
+    ).fetchone()[0]
+
+
 def _statistics(conn: psycopg.Connection, table: str) -> str:
     """Whether ``schema.table`` has planner statistics, and from what."""
     schema, _, name = table.partition(".")
@@ -134,7 +142,7 @@ def run_stability(spec: str, batch_key: str, profile_top: int) -> str:
         with psycopg.connect(url, autocommit=True) as conn:
             if label == "after VACUUM ANALYZE":
                 conn.execute("VACUUM ANALYZE")
-            statistics = _statistics(conn, table)
+            statistics = _statistics(conn, _partition(conn, table, batch_no))
         began = time.perf_counter()
         # A held batch was validated all the same: its time counts.
         with contextlib.suppress(batches.BatchHeld):
@@ -147,7 +155,7 @@ def run_stability(spec: str, batch_key: str, profile_top: int) -> str:
     sync.fail_run(batch_key, "the stability run's first batch, set aside")
     again = sync.extract(source, f"{batch_key}:again", full=True)
     with psycopg.connect(url, autocommit=True) as conn:
-        statistics = _statistics(conn, table)
+        statistics = _statistics(conn, _partition(conn, table, again))
     began = time.perf_counter()
     with contextlib.suppress(batches.BatchHeld):
         sync.validate(source, again)
