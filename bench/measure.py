@@ -127,6 +127,11 @@ CPU_PARTS = ("task", "workers", "postgres", "machine")
 #: reading at once missed a whole backend's 0.5 s about one time in two; 0.3 s later, never).
 SETTLE = 0.3
 
+#: The stability run's last validation: the same records staged again as a second batch,
+#: beside the first. Reported, but not one of the same batch's validations whose spread the
+#: stability target judges.
+BESIDE_LABEL = "a second batch, beside the first"
+
 
 def cpu_times(*, settle: float = 0.0) -> dict[str, float | None]:
     """CPU seconds spent so far (user and system): by this process (``task``, every thread),

@@ -6,8 +6,8 @@ step timings the mechanism recorded in ``audit.batches``, and the batch's counts
 
 ``stability`` stages one batch and validates it three times: at once, again, and after a
 ``VACUUM ANALYZE`` of the warehouse (what autovacuum would have done), then stages the same
-records again as a second batch beside the first and validates that, noting each time whether
-the staging table had statistics; optionally the extraction runs under cProfile and the report
+records again as a second batch beside the first and validates that (what a staging table's
+earlier batches cost), noting each time whether the staging table had statistics; optionally the extraction runs under cProfile and the report
 carries its top functions.
 
 The warehouse is ``LIENTHONG_WAREHOUSE_URL``; the source's Airflow connection comes from its
@@ -31,7 +31,7 @@ from typing import Any
 
 import psycopg
 
-from bench.measure import SETTLE, cpu_spent, cpu_times, report_line
+from bench.measure import BESIDE_LABEL, SETTLE, cpu_spent, cpu_times, report_line
 
 
 def _source(spec: str):
@@ -92,14 +92,6 @@ def run_sync(spec: str, batch_key: str, full: bool) -> str:
     )
 
 
-def _partition(conn: psycopg.Connection, table: str, batch_no: int) -> str:
-    """The partition of a staging table that holds the batch (its statistics are the
-    batch's)."""
-    return conn.execute(
-        "SELECT staging.batch_partition_name(%s, %s)", (table, batch_no)
-    ).fetchone()[0]
-
-
 def _statistics(conn: psycopg.Connection, table: str) -> str:
     """Whether ``schema.table`` has planner statistics, and from what."""
     schema, _, name = table.partition(".")
@@ -142,7 +134,7 @@ def run_stability(spec: str, batch_key: str, profile_top: int) -> str:
         with psycopg.connect(url, autocommit=True) as conn:
             if label == "after VACUUM ANALYZE":
                 conn.execute("VACUUM ANALYZE")
-            statistics = _statistics(conn, _partition(conn, table, batch_no))
+            statistics = _statistics(conn, table)
         began = time.perf_counter()
         # A held batch was validated all the same: its time counts.
         with contextlib.suppress(batches.BatchHeld):
@@ -151,17 +143,20 @@ def run_stability(spec: str, batch_key: str, profile_top: int) -> str:
             {"label": label, "seconds": time.perf_counter() - began, "statistics": statistics}
         )
     # The same records staged again as the next batch, beside the first (as a warehouse's
-    # staging holds its earlier batches): its validation must not pay for them.
+    # staging holds its earlier batches): what they cost its validation.
     sync.fail_run(batch_key, "the stability run's first batch, set aside")
     again = sync.extract(source, f"{batch_key}:again", full=True)
     with psycopg.connect(url, autocommit=True) as conn:
-        statistics = _statistics(conn, _partition(conn, table, again))
+        statistics = _statistics(conn, table)
     began = time.perf_counter()
     with contextlib.suppress(batches.BatchHeld):
         sync.validate(source, again)
-    label = "a second batch, beside the first"
     validations.append(
-        {"label": label, "seconds": time.perf_counter() - began, "statistics": statistics}
+        {
+            "label": BESIDE_LABEL,
+            "seconds": time.perf_counter() - began,
+            "statistics": statistics,
+        }
     )
     batch = _batch(url, batch_no)
     return report_line(

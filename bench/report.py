@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.datasets import DATASETS
-from bench.measure import Measurement
+from bench.measure import BESIDE_LABEL, Measurement
 from bench.peers.dlt_peer import dlt_version
 from bench.run import PEERS, BenchResults, SizeResult
 
@@ -46,10 +46,23 @@ def validations(size: SizeResult) -> list[tuple[str, float, str]]:
 
 
 def validation_spread(size: SizeResult) -> float:
-    """Slowest over fastest of the stability run's validations: three of one batch, one of a
-    second batch of the same records staged beside it."""
-    seconds = [s for label, s, _ in validations(size)[1:] if s > 0]
+    """Slowest over fastest of the stability run's three validations of one batch."""
+    seconds = [s for label, s, _ in validations(size)[1:] if s > 0 and label != BESIDE_LABEL]
     return max(seconds) / min(seconds) if seconds else 0.0
+
+
+def _beside(size: SizeResult) -> list[str]:
+    """The line on the second batch validated beside the first, when there was one."""
+    runs = {label: seconds for label, seconds, _ in validations(size)}
+    beside, first = runs.get(BESIDE_LABEL), runs.get("validate")
+    if not beside or not first:
+        return []
+    return [
+        "",
+        f"The same records staged again as a second batch, beside the first, validated in"
+        f" {beside:.2f} s, {beside / first:.2f}× the first batch's validation: what the staging"
+        " table's earlier batches cost a batch's scans.",
+    ]
 
 
 def targets(results: BenchResults, dataset: str) -> list[Target]:
@@ -102,7 +115,7 @@ def targets(results: BenchResults, dataset: str) -> list[Target]:
     found.append(
         Target(
             "validate's time stable: the same batch validated twice, and after VACUUM ANALYZE,"
-            " and a second batch of the same records beside it, within 20 %",
+            " within 20 %",
             f"slowest/fastest {spread:.2f} {at}",
             spread <= 1.20,
         )
@@ -214,9 +227,9 @@ def _method(results: BenchResults) -> list[str]:
         " after the full sync; our incremental sync from the watermark. A file source has none"
         " (each file is its own batch).",
         "- **validation stability**: in a fresh warehouse, one batch is staged and validated"
-        " three times: at once, again, and after `VACUUM ANALYZE` (what autovacuum does); then"
-        " the same records are staged again as a second batch, beside the first (as staging"
-        " holds a warehouse's earlier batches), and validated.",
+        " three times: at once, again, and after `VACUUM ANALYZE` (what autovacuum does);"
+        " then the same records are staged again as a second batch beside the first and"
+        " validated (what a staging table's earlier batches cost; not part of the spread).",
         "- **ratios** (÷ columns): this row's rows/s over the peer's whole rows/s; above 1 the"
         " row is faster.",
     ]
@@ -379,7 +392,8 @@ def _size_section(size: SizeResult) -> list[str]:
         "|---|---|---|",
         *(f"| {label} | {seconds:.2f} | {stats} |" for label, seconds, stats in validations(size)),
         "",
-        f"Slowest over fastest of the stability run's validations: {validation_spread(size):.2f}.",
+        f"Slowest over fastest of the three in one warehouse: {validation_spread(size):.2f}.",
+        *_beside(size),
         "",
     ]
     return out

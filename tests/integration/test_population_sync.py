@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from lienthong.pipeline import sync as pipeline_sync
 from lienthong.pipeline.batches import BatchError, BatchHeld
 from lienthong.settings import PROJECT_ROOT
 from lienthong.text.vietnamese import normalise_text
@@ -283,10 +284,9 @@ def test_validation_reads_a_vacuumed_analysed_staging(warehouse_url, monkeypatch
     # statistics: otherwise the same batch validates at a speed that depends on autovacuum.
     with ministry(monkeypatch, _clean_items(600)):
         batch_no = sync.extract("population:vacuum", full=True, now=NOW)
-    # The batch's own partition of staging (migration 0026).
     query = (
         "SELECT relpages, relallvisible, reltuples FROM pg_class"
-        f" WHERE oid = 'staging.population_b{batch_no}'::regclass"
+        " WHERE oid = 'staging.population'::regclass"
     )
     with psycopg.connect(warehouse_url) as conn:
         _, visible_before, _ = conn.execute(query).fetchone()
@@ -296,56 +296,49 @@ def test_validation_reads_a_vacuumed_analysed_staging(warehouse_url, monkeypatch
         _, visible, tuples = conn.execute(query).fetchone()
         # Pages that hold rows (a bulk-extended table may end in empty pages, never marked).
         filled = conn.execute(
-            f"SELECT count(DISTINCT (ctid::text::point)[0]) FROM staging.population_b{batch_no}"
+            "SELECT count(DISTINCT (ctid::text::point)[0]) FROM staging.population"
         ).fetchone()[0]
     assert filled > 0 and visible >= filled
     assert tuples >= 600
 
 
-def test_each_batch_is_staged_read_and_analysed_in_its_own_partition(warehouse_url, monkeypatch):
-    def statistics(batch_no: int, column: str):
+def test_a_small_batch_beside_a_large_staging_table_is_analysed_by_its_own_columns(
+    warehouse_url, monkeypatch
+):
+    def statistics(column: str):
         with psycopg.connect(warehouse_url) as conn:
             return conn.execute(
                 """SELECT most_common_vals::text, histogram_bounds::text FROM pg_stats
-                   WHERE schemaname = 'staging' AND tablename = %s AND attname = %s""",
-                (f"population_b{batch_no}", column),
+                   WHERE schemaname = 'staging' AND tablename = 'population'
+                     AND attname = %s""",
+                (column,),
             ).fetchone()
 
     # The newest 600 first, so that the large batch is live (rule P-L1) and is published.
     items = sorted(_clean_items(660), key=lambda item: item["updated_at"], reverse=True)
     with ministry(monkeypatch, items[:600]):
         first, _ = _run("population:large")
+    names_before = statistics("full_name")
     with ministry(monkeypatch, items[600:]):
         second = sync.extract("population:small", full=True, now=NOW)
+    # The planner knows the new batch (its rows were sampled) ...
+    batch_stats = statistics("batch_no")
+    assert str(second) in (batch_stats[0] or "") + (batch_stats[1] or "")
+    # ... and the names it had seen are as they were: that column was not analysed again.
+    assert statistics("full_name") == names_before
     with psycopg.connect(warehouse_url) as conn:
-
-        def partitions(table: str):
-            return conn.execute(
-                """SELECT c.relname, pg_get_expr(c.relpartbound, c.oid), c.reltuples::int
-                   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-                   WHERE i.inhparent = %s::regclass ORDER BY 1""",
-                (table,),
-            ).fetchall()
-
-        assert partitions("staging.population") == [
-            (f"population_b{first}", f"FOR VALUES IN ('{first}')", 600),
-            (f"population_b{second}", f"FOR VALUES IN ('{second}')", 60),
-        ]
-        assert [name for name, _, _ in partitions("staging.payloads")] == [
-            f"payloads_b{first}",
-            f"payloads_b{second}",
-        ]
-        # A batch's query reads its partition alone, whatever else staging holds.
-        plan = "\n".join(
-            line
-            for (line,) in conn.execute(
-                f"EXPLAIN SELECT count(*) FROM staging.population WHERE batch_no = {second}"
-            )
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM staging.population WHERE batch_no = %s", (second,)
+            ).fetchone()[0]
+            == 60
         )
-        assert f"population_b{second}" in plan and f"population_b{first}" not in plan
-    # Each batch's statistics are of its own rows: analysed as it was staged.
-    assert statistics(second, "batch_no") == (f"{{{second}}}", None)
-    assert statistics(first, "batch_no") == (f"{{{first}}}", None)
+    # A batch as large as a tenth of the table is analysed whole.
+    pipeline_sync.fail_run("population:small", "done with")  # one open batch per source
+    with ministry(monkeypatch, items[:600]):
+        third = sync.extract("population:large-again", full=True, now=NOW)
+    assert statistics("full_name") != names_before
+    assert third > second > first
 
 
 def test_validation_on_a_connection_in_a_transaction_analyses_only(warehouse_url):
@@ -370,18 +363,17 @@ def test_validation_analyses_staging_only_where_statistics_do_not_know_the_batch
         conn.execute("SELECT pg_stat_clear_snapshot()")
         return conn.execute(
             """SELECT vacuum_count, analyze_count FROM pg_stat_user_tables
-               WHERE relid = 'staging.analyse_probe_b2'::regclass"""
+               WHERE relid = 'staging.analyse_probe'::regclass"""
         ).fetchone()
 
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         conn.execute(
-            "CREATE TABLE staging.analyse_probe (batch_no bigint, row_no int)"
-            " PARTITION BY LIST (batch_no)"
+            """CREATE TABLE staging.analyse_probe AS
+               SELECT 1 AS batch_no, g AS row_no FROM generate_series(1, 20000) g"""
         )
         try:
-            conn.execute("SELECT staging.batch_partition('staging.analyse_probe', 2)")
-            conn.execute("ANALYZE staging.analyse_probe_b2")
-            # Batch 2 staged again after the last ANALYZE: statistics have never seen it.
+            conn.execute("ANALYZE staging.analyse_probe")
+            # Batch 2 staged after the last ANALYZE: statistics have never seen it.
             conn.execute(
                 "INSERT INTO staging.analyse_probe SELECT 2, g FROM generate_series(1, 6000) g"
             )

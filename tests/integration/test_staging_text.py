@@ -79,10 +79,9 @@ BATCH = 2_000_000_007
 
 
 def _staged(conn, dataset, chunk) -> list[tuple]:
-    from lienthong.pipeline.staging import PAYLOADS_TABLE, copy_staged, partition
+    from lienthong.pipeline.staging import copy_staged
 
     conn.execute(f"TRUNCATE {dataset.staging_table}")
-    partition(conn, PAYLOADS_TABLE, BATCH)  # the test's batch, in its transaction
     for table in ("audit.fixes", "staging.payloads"):
         conn.execute(f"DELETE FROM {table} WHERE batch_no = %s", (BATCH,))
     copy_staged(conn, dataset, chunk)

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from lienthong.datasets import dataset as dataset_named
-from lienthong.pipeline import batches, retention, staging, validation, watermark
+from lienthong.pipeline import batches, staging, validation, watermark
 from lienthong.pipeline import publish as publishing
 from lienthong.pipeline.dataset import Dataset
 from lienthong.pipeline.extraction import ExtractRequest
@@ -104,7 +104,6 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
     preparer = dataset.preparer(source)
     progress = Progress(f"{source.key} batch {batch_no}: extract", log)
     received = 0
-    staging.open_batch(conn, dataset, batch_no)
     with conn.transaction():
         staging.clear(conn, dataset, batch_no)
         # A retry reads the source as it is now: the liveness rules must judge it by now too.
@@ -125,7 +124,7 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
         if finish is not None:
             finish()
         copied = time.monotonic()
-        staging.collapse_duplicates(conn, dataset, batch_no)
+        staging.collapse_duplicates(conn, dataset, batch_no, rows=received)
         new_fields = staging.new_fields(conn, dataset, batch_no)
         log.info(
             "%s batch %s: staged by COPY in %.1f s, copies collapsed in %.1f s",
@@ -195,8 +194,6 @@ def publish(source: Source, batch_no: int) -> dict[str, int]:
             batches.fail(conn, batch_no, exc)
             raise
         after_outcome(conn, dataset, batch_no)
-        # Published: the source's batches old enough no longer need their staged rows.
-        retention.expire(conn, source.key)
         return counts
 
 

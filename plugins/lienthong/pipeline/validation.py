@@ -27,7 +27,7 @@ from psycopg import sql
 
 from lienthong.pipeline import batches, data_docs
 from lienthong.pipeline.dataset import DIMENSIONS, Dataset
-from lienthong.pipeline.staging import partition, qualified
+from lienthong.pipeline.staging import qualified
 
 log = logging.getLogger(__name__)
 
@@ -520,18 +520,20 @@ def prepare_staging(
     long one run as the next. Without a VACUUM, the first suite to read freshly copied rows
     sets their hint bits (writing every page again) and no index-only scan is possible: the
     same batch validated 1.46x slower than after autovacuum had passed (docs/BENCHMARKS.md).
-    Given the batch (``batch_no``, ``rows`` received), its own partition of the table is
-    vacuumed (its pages alone) and, where the planner's estimate of its rows shows that
-    statistics do not know it, analysed (staging analysed it as it collapsed its duplicates;
-    a rerun may have staged it again since). The VACUUM leaves index cleanup and truncation to
-    autovacuum (no index scans, no exclusive lock). VACUUM cannot run inside a transaction: a
-    connection that is not in autocommit mode gets ANALYZE alone (where statistics need it).
-    Without ``batch_no``, the whole table.
+    The VACUUM reads only pages not yet all-visible (this batch's), leaves index cleanup and
+    truncation to autovacuum (no index scans, no exclusive lock against a concurrent COPY),
+    and waits for another source's VACUUM of the same table. VACUUM cannot run inside a
+    transaction: a connection that is not in autocommit mode gets ANALYZE alone (where
+    statistics need it).
+
+    Staging analysed the table as it collapsed the batch's duplicates; given the batch
+    (``batch_no``, ``rows`` received), statistics are made again only where the planner's
+    estimate of its rows shows they do not know it (another source's batch, staged at the
+    same time, may have replaced them with statistics that never saw this one). An ANALYZE
+    samples the whole table: 0.6 s on 300k rows, half of an incremental sync of 3,000.
     """
     table = qualified(staging_table)
     analyse = batch_no is None or rows is None or not _statistics_know(conn, table, batch_no, rows)
-    if batch_no is not None:
-        table = qualified(partition(conn, staging_table, batch_no))
     idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     if conn.autocommit and idle:
         options = (

@@ -399,7 +399,6 @@ def release_rows(
                 for field, value in fixes_by_operator.items()
             ]
             prepared.append((staged, [*kept, *operator]))
-        staging.open_batch(conn, reviewed.dataset, release_no)
         staging.copy_chunk(conn, reviewed.dataset, release_no, prepared)
         staging.collapse_duplicates(conn, reviewed.dataset, release_no)
         batches.update(
