@@ -256,3 +256,51 @@ def test_the_civil_events_dag_under_dag_test(
         expected["quarantined"],
     )
     assert live == len(registry.expected_live())
+
+
+def test_the_recheck_names_exactly_the_versions_no_batch_of_the_source_received(warehouse_url):
+    # Rule E-L1's look at what the source's batches received: only batches whose window ends
+    # after the re-checked versions can hold them, and only those are read.
+    from lienthong.civil_events.dataset import missed_versions
+
+    t0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+    def batch(conn, key: str, source: str, window_end: datetime | None, versions) -> None:
+        batch_no = conn.execute(
+            """INSERT INTO audit.batches (batch_key, dataset, source, mode, extracted_at,
+                   status, window_end)
+               VALUES (%s, 'civil_events', %s, 'incremental', %s, 'published', %s)
+               RETURNING batch_no""",
+            (key, source, t0, window_end),
+        ).fetchone()[0]
+        for row_no, (event_id, stamp) in enumerate(versions):
+            conn.execute(
+                """INSERT INTO staging.civil_events (batch_no, row_no, event_id, updated_ts,
+                       content_hash) VALUES (%s, %s, %s, %s, 'h')""",
+                (batch_no, row_no, event_id, stamp),
+            )
+
+    received = ("E-RECEIVED", t0 - timedelta(minutes=30))
+    late = ("E-LATE", t0 - timedelta(minutes=20))
+    open_batch = ("E-OPEN", t0 - timedelta(minutes=10))
+    elsewhere = ("E-ELSEWHERE", t0 - timedelta(minutes=40))
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        # Long past: its window ended before the re-checked hour (its rows cannot be asked).
+        batch(
+            conn,
+            "old",
+            "civil_events_01",
+            t0 - timedelta(hours=3),
+            [("E-OLD", t0 - timedelta(hours=4))],
+        )
+        batch(conn, "recent", "civil_events_01", t0, [received])
+        batch(conn, "no end yet", "civil_events_01", None, [open_batch])
+        # The same version received by another province's source does not count.
+        batch(conn, "other source", "civil_events_79", t0, [late, elsewhere])
+        keys = [received, late, open_batch, elsewhere]
+        assert [m.split(" @ ")[0] for m in missed_versions(conn, "civil_events_01", keys)] == [
+            "E-ELSEWHERE",
+            "E-LATE",
+        ]
+        assert missed_versions(conn, "civil_events_01", [received, open_batch]) == []
+        assert missed_versions(conn, "civil_events_01", []) == []
