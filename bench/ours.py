@@ -7,8 +7,8 @@ step timings the mechanism recorded in ``audit.batches``, and the batch's counts
 ``stability`` stages one batch and validates it three times: at once, again, and after a
 ``VACUUM ANALYZE`` of the warehouse (what autovacuum would have done), then stages the same
 records again as a second batch beside the first and validates that (what a staging table's
-earlier batches cost), noting each time whether the staging table had statistics; optionally the extraction runs under cProfile and the report
-carries its top functions.
+earlier batches cost), noting each time whether the staging table had statistics; optionally
+the extraction runs under cProfile and the report carries its top functions.
 
 The warehouse is ``LIENTHONG_WAREHOUSE_URL``; the source's Airflow connection comes from its
 ``AIRFLOW_CONN_`` variable. Both are set by the harness (`bench.run`).

@@ -82,26 +82,26 @@ def missed_versions(
     A batch received only versions stamped before its window's end, so only the batches
     whose window ends after the oldest key (or has no end on record yet) can hold one: their
     rows alone are read, by the staging key's index, where a join of staging to the source's
-    batches read every batch ever staged (2M staged rows: 0.75 s, then 0.05 s)."""
+    batches read every batch ever staged (2M staged rows: 0.74 s, then 0.05 s)."""
     if not keys:
         return []
-    batches = [
-        batch_no
-        for (batch_no,) in conn.execute(
-            """SELECT batch_no FROM audit.batches
-               WHERE source = %s AND (window_end IS NULL OR window_end > %s)""",
-            (source_key, min(t for _, t in keys)),
-        )
-    ]
     missed = conn.execute(
         """SELECT k.event_id || ' @ ' || k.updated_at
-           FROM unnest(%s::text[], %s::timestamptz[]) AS k(event_id, updated_at)
+           FROM unnest(%(ids)s::text[], %(stamps)s::timestamptz[]) AS k(event_id, updated_at)
            WHERE NOT EXISTS (
                SELECT 1 FROM staging.civil_events s
-               WHERE s.batch_no = ANY(%s::bigint[]) AND s.event_id = k.event_id
-                 AND s.updated_ts = k.updated_at)
+               WHERE s.batch_no = ANY(ARRAY(
+                       SELECT batch_no FROM audit.batches
+                       WHERE source = %(source)s
+                         AND (window_end IS NULL OR window_end > %(oldest)s)))
+                 AND s.event_id = k.event_id AND s.updated_ts = k.updated_at)
            ORDER BY 1 LIMIT 100""",
-        ([k for k, _ in keys], [t for _, t in keys], batches),
+        {
+            "ids": [k for k, _ in keys],
+            "stamps": [t for _, t in keys],
+            "source": source_key,
+            "oldest": min(t for _, t in keys),
+        },
     ).fetchall()
     return [text for (text,) in missed]
 
