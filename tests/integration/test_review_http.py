@@ -240,3 +240,42 @@ def test_decisions_over_http_are_audited_with_user_time_reason_and_rows(
         ).fetchone() == ("published",)
     listed = as_operator.get(f"/api/batches/{published}/decisions").json()
     assert [d["action"] for d in listed] == ["release_rows", "reject_rows"]
+
+
+def test_a_batch_whose_staged_rows_expired_keeps_its_quarantined_rows(
+    as_operator, module_warehouse, batches
+):
+    from datetime import timedelta
+
+    from lienthong.pipeline import retention
+
+    items, broken = citizens(seed=9)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LIENTHONG_HOME", str(batches["home"]))
+        with ministry(mp, items):
+            expired = run_batch("population:http-expired")
+    page = as_operator.get(f"/batches/{expired}")
+    assert 'id="staging-expired"' not in page.text
+    assert '<code class="value"' in page.text  # the values each rule read, while they are staged
+    with psycopg.connect(module_warehouse, autocommit=True) as conn:
+        # Every quarantined row decided, the batch long finished: its staged rows may go.
+        conn.execute(
+            """UPDATE quarantine.records SET status = 'rejected', decided_by = 'test',
+                      decided_at = now(), decision_reason = 'test' WHERE batch_no = %s""",
+            (expired,),
+        )
+        conn.execute(
+            """UPDATE audit.batches SET updated_at = now() - interval '60 days',
+                      window_end = window_end - interval '60 days' WHERE batch_no = %s""",
+            (expired,),
+        )
+        assert retention.expire(conn, "population", older_than=timedelta(days=30)) == [expired]
+    page = as_operator.get(f"/batches/{expired}")
+    assert page.status_code == 200
+    assert 'id="staging-expired"' in page.text
+    # The quarantined rows are still there, with their payloads and their rules, and no
+    # value is shown as null for want of the staged row.
+    assert broken["sex"]["personal_id"] in page.text
+    for rule in BROKEN.values():
+        assert f'data-rule="{rule}"' in page.text
+    assert '<code class="value"' not in page.text

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from lienthong.datasets import dataset as dataset_named
-from lienthong.pipeline import batches, staging, validation, watermark
+from lienthong.pipeline import batches, retention, staging, validation, watermark
 from lienthong.pipeline import publish as publishing
 from lienthong.pipeline.dataset import Dataset
 from lienthong.pipeline.extraction import ExtractRequest
@@ -180,8 +180,10 @@ def validate(source: Source, batch_no: int) -> dict[str, object]:
 
 
 def publish(source: Source, batch_no: int) -> dict[str, int]:
-    """Publish a validated batch; a published one is left as it is."""
+    """Publish a validated batch (a published one is left as it is), then delete the staged
+    rows of the source's batches that no one needs any more (`lienthong.pipeline.retention`)."""
     dataset = dataset_named(source.dataset)
+    keep = retention.retention()  # a bad setting is named before anything is published
     with connect() as conn:
         batch = batches.get(conn, batch_no=batch_no)
         if batch["status"] == "failed" and "validate" in batch["timings"]:
@@ -194,6 +196,7 @@ def publish(source: Source, batch_no: int) -> dict[str, int]:
             batches.fail(conn, batch_no, exc)
             raise
         after_outcome(conn, dataset, batch_no)
+        retention.expire(conn, source.key, older_than=keep)
         return counts
 
 

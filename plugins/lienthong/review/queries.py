@@ -157,6 +157,14 @@ def _batch_filters(
             for r in reviewable
             if r.province_column and r.name in names
         ]
+        if len(per_dataset) > 1:
+            # A batch whose staged rows the retention deleted keeps its provinces here.
+            per_dataset.append(
+                sql.SQL(
+                    "EXISTS (SELECT 1 FROM audit.province_scores ps"
+                    " WHERE ps.batch_no = b.batch_no AND ps.province_code = %(province)s)"
+                )
+            )
         clauses.append(
             sql.SQL("({})").format(sql.SQL(" OR ").join(per_dataset or [sql.SQL("FALSE")]))
         )
@@ -298,12 +306,18 @@ def rules(conn: psycopg.Connection, batch_no: int) -> list[dict[str, Any]]:
     return list(grouped.values())
 
 
-_FINDINGS = """(SELECT coalesce(jsonb_agg(jsonb_build_object(
+def _findings(row: str) -> sql.Composable:
+    """The quarantine findings of the row aliased ``row`` (staging's, or quarantine's: a row
+    whose staged values the retention deleted keeps its findings)."""
+    return sql.SQL(
+        """(SELECT coalesce(jsonb_agg(jsonb_build_object(
                       'rule_id', f.rule_id, 'dimension', f.dimension, 'reason', f.reason)
                       ORDER BY f.rule_id), '[]')
                  FROM audit.findings f
-                 WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no
+                 WHERE f.batch_no = {row}.batch_no AND f.row_no = {row}.row_no
                    AND f.action = 'quarantine')"""
+    ).format(row=sql.Identifier(row))
+
 
 _QUARANTINED = """
 SELECT q.row_no, q.record_key, q.rule_ids, q.status, q.decided_by, q.decided_at,
@@ -366,7 +380,7 @@ def quarantined_rows(
     query = sql.SQL(_PENDING if pending else _QUARANTINED).format(
         staging=_staging(reviewed),
         key=sql.Identifier(reviewed.dataset.key_column),
-        findings=sql.SQL(_FINDINGS),
+        findings=_findings("s" if pending else "q"),
         payloads=qualified(PAYLOADS_TABLE),
     )
     with conn.cursor(row_factory=dict_row) as cur:
@@ -382,11 +396,14 @@ def quarantined_rows(
         ).fetchall()
     fields = rule_fields(reviewed.name)
     for row in rows:
-        staged = row.pop("staged") or {}
+        # A row whose staged values the retention deleted shows none, rather than nulls.
+        staged = row.pop("staged")
         for finding in row["findings"]:
-            finding["values"] = {
-                column: staged.get(column) for column in fields.get(finding["rule_id"], [])
-            }
+            finding["values"] = (
+                {column: staged.get(column) for column in fields.get(finding["rule_id"], [])}
+                if staged is not None
+                else {}
+            )
     total = rows[0]["total_rows"] if rows else 0
     return Page(rows, total, page, page_size, pending=pending)
 
@@ -427,22 +444,32 @@ def trend(
                JOIN audit.dimension_scores d USING (batch_no)"""
         ).format(dag=_dag_of_batch([reviewed]))
     else:
+        # From the staged rows of the province; a batch whose staged rows the retention
+        # deleted, from what it kept of them (`lienthong.pipeline.retention`).
         query = sql.SQL(
-            """SELECT b.batch_no, b.created_at, dim.dimension,
+            """WITH b AS (SELECT b.batch_no, b.created_at FROM audit.batches b
+                          WHERE b.dataset = %(d)s AND b.mode <> 'release'
+                            AND {dag} = ANY(%(dags)s)
+                            AND EXISTS (SELECT 1 FROM audit.dimension_scores x
+                                        WHERE x.batch_no = b.batch_no)
+                          ORDER BY b.batch_no DESC LIMIT %(limit)s)
+               SELECT b.batch_no, b.created_at, dim.dimension,
                       count(*) AS checked,
                       count(*) FILTER (WHERE EXISTS (
                           SELECT 1 FROM audit.findings f
                           WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no
                             AND f.dimension = dim.dimension AND f.action = 'quarantine')) AS failed
-               FROM (SELECT b.batch_no, b.created_at FROM audit.batches b
-                     WHERE b.dataset = %(d)s AND b.mode <> 'release' AND {dag} = ANY(%(dags)s)
-                       AND EXISTS (SELECT 1 FROM audit.dimension_scores x
-                                   WHERE x.batch_no = b.batch_no)
-                     ORDER BY b.batch_no DESC LIMIT %(limit)s) b
+               FROM b
                JOIN {staging} s ON s.batch_no = b.batch_no AND s.collapsed IS NULL
                                AND s.{column} = %(province)s
                CROSS JOIN unnest(%(dims)s::text[]) AS dim(dimension)
-               GROUP BY b.batch_no, b.created_at, dim.dimension"""
+               GROUP BY b.batch_no, b.created_at, dim.dimension
+               UNION ALL
+               SELECT b.batch_no, b.created_at, ps.dimension, ps.rows_checked, ps.rows_failed
+               FROM b
+               JOIN audit.province_scores ps ON ps.batch_no = b.batch_no
+                                            AND ps.province_code = %(province)s
+                                            AND ps.rows_checked > 0"""
         ).format(
             staging=_staging(reviewed),
             column=sql.Identifier(reviewed.province_column),
