@@ -175,6 +175,95 @@ def test_batches_near_the_watermark_held_or_recent_stay(warehouse_url, monkeypat
         assert _staged(conn, second) == (200, 200)
 
 
+def test_a_rejected_batch_and_a_release_keep_their_staged_rows(
+    warehouse_url, monkeypatch, tmp_path
+):
+    from lienthong.pipeline.batches import BatchHeld
+    from lienthong.review import decisions, queries
+    from lienthong.review.datasets import get as reviewed_dataset
+
+    monkeypatch.setenv("LIENTHONG_HOME", str(tmp_path))
+    population = reviewed_dataset("population")
+    # A held batch rejected: nothing of it goes to quarantine, staging is its only record.
+    with ministry(monkeypatch, _items(300, seed=11, defect_rate=0.06), total_offset=3):
+        rejected = population_sync.extract("population:rejected", full=True, now=NOW)
+        with pytest.raises(BatchHeld):
+            population_sync.validate(rejected)
+    # A published batch whose quarantined rows an operator releases (and the rest rejected).
+    with ministry(monkeypatch, _items(300, seed=12, defect_rate=0.06)):
+        published, _ = run_batch("population:released", now=NOW)
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        decisions.reject_batch(conn, rejected, user="dung", reason="the source resends")
+        failing = queries.quarantined_rows(conn, population, rejected, pending=True)
+        rows = [
+            r
+            for (r,) in conn.execute(
+                "SELECT row_no FROM quarantine.records WHERE batch_no = %s ORDER BY 1",
+                (published,),
+            )
+        ]
+        outcome = decisions.release_rows(
+            conn,
+            published,
+            row_nos=rows,
+            user="an",
+            reason="checked by phone",
+            warehouse_url=warehouse_url,
+            now=NOW,
+        )
+        conn.execute(
+            """UPDATE quarantine.records SET status = 'rejected', decided_by = 'test',
+                      decided_at = now(), decision_reason = 'test' WHERE status = 'held'"""
+        )
+        for batch_no in (rejected, published, outcome.release_batch_no):
+            _age(conn, batch_no, 40)
+    with ministry(monkeypatch, _items(100)):
+        run_batch("population:next", now=NOW)
+
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        expired = dict(
+            conn.execute(
+                "SELECT batch_no, staging_expired_at IS NOT NULL FROM audit.batches"
+                " WHERE batch_no = ANY(%s)",
+                ([rejected, published, outcome.release_batch_no],),
+            ).fetchall()
+        )
+        assert expired == {rejected: False, published: True, outcome.release_batch_no: False}
+        # The rejected batch's failing rows are still shown, each with its payload.
+        kept = queries.quarantined_rows(conn, population, rejected, pending=True)
+        assert failing.total > 0
+        assert [(r["row_no"], r["payload"]) for r in kept.items] == [
+            (r["row_no"], r["payload"]) for r in failing.items
+        ]
+        # The release's outcome is read again as it was.
+        again = decisions.complete_release(conn, outcome.release_batch_no)
+    assert (again.published, again.quarantined, again.collapsed) == (
+        outcome.published,
+        outcome.quarantined,
+        outcome.collapsed,
+    )
+    assert again.published or again.quarantined
+
+
+def test_an_error_of_the_retention_leaves_the_publication_standing(
+    warehouse_url, monkeypatch, caplog
+):
+    def deadlock(*args, **kwargs):
+        raise psycopg.errors.DeadlockDetected("deadlock detected")
+
+    with ministry(monkeypatch, _items(50)):
+        batch_no = population_sync.extract("population:deadlock", full=True, now=NOW)
+        population_sync.validate(batch_no)
+        monkeypatch.setattr(retention, "expired_batches", deadlock)
+        counts = population_sync.publish(batch_no)
+    assert counts["published"] == 50
+    assert "the staging retention failed, to retry next time: deadlock detected" in caplog.text
+    with psycopg.connect(warehouse_url) as conn:
+        assert conn.execute(
+            "SELECT status FROM audit.batches WHERE batch_no = %s", (batch_no,)
+        ).fetchone() == ("published",)
+
+
 def test_expiry_does_not_wait_for_readers_and_a_locked_table_is_left_for_next_time(
     warehouse_url, monkeypatch
 ):
@@ -237,7 +326,8 @@ def test_retention_comes_from_the_environment(monkeypatch, value, expected):
 
 
 @pytest.mark.parametrize(
-    ("value", "message"), [("0", "at least 1 day"), ("a week", "not a whole number")]
+    ("value", "message"),
+    [("0", "at least 1 day"), ("a week", "not a whole number"), ("1000000", "at most 36500")],
 )
 def test_a_bad_retention_is_named(monkeypatch, value, message):
     monkeypatch.setenv(retention.RETENTION_ENV, value)

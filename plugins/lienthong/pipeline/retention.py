@@ -12,7 +12,9 @@ first").
 
 A batch's staged rows go when all of these hold:
 
-- it is published or rejected (a held, failed or open batch is never touched);
+- it is published (a held, failed or open batch is never touched, nor a rejected one: nothing
+  of it went to quarantine, so its staged rows are the only record of what failed);
+- it is not a release (an operator's few rows, whose outcome the review reads from staging);
 - it reached that state longer ago than the retention (`retention`, 30 days by default);
 - none of its quarantined rows still awaits a decision (a release reads them);
 - its window ended more than `KEEP_NEAR_WATERMARK` before its source's newest published one
@@ -50,14 +52,18 @@ DEFAULT_RETENTION = timedelta(days=30)
 #: whatever their age: rule E-L1 re-checks the hour before each window against them.
 KEEP_NEAR_WATERMARK = timedelta(days=1)
 
+#: The longest retention accepted (a century): a larger number means "keep them", for which
+#: this is long enough, and would overflow the date arithmetic of `expire`.
+MAX_RETENTION = timedelta(days=36_500)
+
 #: How long deleting a batch's rows may wait for a lock on its staging table (only a change of
 #: the table itself, a migration, holds one that long); the batch is left for next time.
 LOCK_TIMEOUT = "5s"
 
 
 def retention() -> timedelta:
-    """How long finished batches' staged rows stay: `RETENTION_ENV` (days, a whole number of at
-    least 1), else `DEFAULT_RETENTION`."""
+    """How long finished batches' staged rows stay: `RETENTION_ENV` (days, a whole number from
+    1 to `MAX_RETENTION`'s), else `DEFAULT_RETENTION`."""
     configured = os.environ.get(RETENTION_ENV, "").strip()
     if not configured:
         return DEFAULT_RETENTION
@@ -67,6 +73,10 @@ def retention() -> timedelta:
         raise ValueError(f"{RETENTION_ENV} is {configured!r}, not a whole number of days") from None
     if days < 1:
         raise ValueError(f"{RETENTION_ENV} is {days}: staged rows stay at least 1 day")
+    if days > MAX_RETENTION.days:
+        raise ValueError(
+            f"{RETENTION_ENV} is {days}: at most {MAX_RETENTION.days} days (a century)"
+        )
     return timedelta(days=days)
 
 
@@ -77,7 +87,7 @@ def expired_batches(
     rows = conn.execute(
         """SELECT b.batch_no, b.dataset FROM audit.batches b
            WHERE b.source = %(source)s
-             AND b.status IN ('published', 'rejected')
+             AND b.status = 'published' AND b.mode <> 'release'
              AND b.staging_expired_at IS NULL
              AND b.updated_at < %(before)s
              AND NOT EXISTS (SELECT 1 FROM quarantine.records q
