@@ -333,3 +333,31 @@ def test_a_bad_retention_is_named(monkeypatch, value, message):
     monkeypatch.setenv(retention.RETENTION_ENV, value)
     with pytest.raises(ValueError, match=f"{retention.RETENTION_ENV} .*{message}"):
         retention.retention()
+
+
+def test_the_command_expires_any_source_and_names_an_unknown_one(
+    warehouse_url, monkeypatch, capsys
+):
+    from lienthong import cli
+
+    with ministry(monkeypatch, _items(120)):
+        old, _ = run_batch("population:cli-old", now=NOW)
+        run_batch("population:cli-new", now=NOW)
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        _age(conn, old, 40)
+    # A source that no longer publishes would keep them: the command expires them.
+    assert cli.main(["expire-staging"]) == 0
+    assert capsys.readouterr().out == f"{SOURCE.key}: staged rows of 1 batch(es) deleted ({old})\n"
+    with psycopg.connect(warehouse_url) as conn:
+        assert _staged(conn, old) == (0, 0)
+    assert cli.main(["expire-staging", SOURCE.key]) == 0
+    assert capsys.readouterr().out == f"{SOURCE.key}: staged rows of 0 batch(es) deleted\n"
+
+    assert cli.main(["expire-staging", "civil_events_99"]) == 2
+    assert "no batch of source civil_events_99 in the warehouse" in capsys.readouterr().err
+    monkeypatch.setenv(retention.RETENTION_ENV, "0")
+    assert cli.main(["expire-staging"]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"{retention.RETENTION_ENV} is 0: staged rows stay at least 1 day\n"
+    )
