@@ -73,7 +73,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     expire.set_defaults(run=_expire_staging)
     args = parser.parse_args(argv)
-    return args.run(args)
+    import psycopg
+
+    try:
+        return args.run(args)
+    except psycopg.OperationalError as exc:
+        print(f"lienthong {args.command}: the warehouse cannot be reached: {exc}", file=sys.stderr)
+        return 1
+    except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn) as exc:
+        print(
+            f"lienthong {args.command}: the warehouse lacks migrations ({exc}); "
+            "run `lienthong migrate` first",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ need them; what the review reads per province from them is kept."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -361,3 +362,27 @@ def test_the_command_expires_any_source_and_names_an_unknown_one(
         capsys.readouterr().err
         == f"{retention.RETENTION_ENV} is 0: staged rows stay at least 1 day\n"
     )
+
+
+def test_the_command_names_a_warehouse_it_cannot_reach_or_use(
+    warehouse_url, pg_admin_url, monkeypatch, capsys
+):
+    from lienthong import cli
+    from lienthong.warehouse.connection import with_database
+
+    monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", with_database(warehouse_url, "lt_absent"))
+    assert cli.main(["expire-staging"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lienthong expire-staging: the warehouse cannot be reached:")
+    assert '"lt_absent" does not exist' in err
+    # A database that was never migrated (an empty one) is named as such.
+    name = f"lt_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", with_database(warehouse_url, name))
+        assert cli.main(["expire-staging"]) == 1
+        assert "lacks migrations" in capsys.readouterr().err
+    finally:
+        with psycopg.connect(pg_admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
