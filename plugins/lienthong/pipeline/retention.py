@@ -37,8 +37,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg import sql
 
+from lienthong.pipeline import province_scores, staging
 from lienthong.pipeline.dataset import DIMENSIONS
-from lienthong.pipeline.staging import PAYLOADS_TABLE, qualified
 
 log = logging.getLogger(__name__)
 
@@ -102,20 +102,9 @@ def expired_batches(
     return [(batch_no, name) for batch_no, name in rows]
 
 
-# A national batch's rows per province and dimension, as the review's trend counts them from
-# staging (collapsed copies are not checked; a row fails a dimension with a quarantine finding).
-_PROVINCE_SCORES = """
+_KEEP_PROVINCE_SCORES = """
 INSERT INTO audit.province_scores (batch_no, province_code, dimension, rows_checked, rows_failed)
-SELECT s.batch_no, s.{column}, dim.dimension,
-       count(*) FILTER (WHERE s.collapsed IS NULL),
-       count(*) FILTER (WHERE s.collapsed IS NULL AND EXISTS (
-           SELECT 1 FROM audit.findings f
-           WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no
-             AND f.dimension = dim.dimension AND f.action = 'quarantine'))
-FROM {staging} s
-CROSS JOIN unnest(%(dimensions)s::text[]) AS dim(dimension)
-WHERE s.batch_no = %(batch_no)s AND s.{column} IS NOT NULL
-GROUP BY s.batch_no, s.{column}, dim.dimension
+{staged}
 ON CONFLICT DO NOTHING"""
 
 
@@ -137,29 +126,23 @@ def expire(
     expired: list[int] = []
     for batch_no, name in expired_batches(conn, source_key, older_than=older_than, now=now):
         dataset = dataset_named(name)
-        table = qualified(dataset.staging_table)
-        params = {"batch_no": batch_no, "dimensions": list(DIMENSIONS)}
         try:
             with conn.transaction():
                 conn.execute(
                     sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT))
                 )
                 if dataset.province_column:
+                    where = sql.SQL("s.batch_no = %(batch_no)s")
                     conn.execute(
-                        sql.SQL(_PROVINCE_SCORES).format(
-                            staging=table, column=sql.Identifier(dataset.province_column)
+                        sql.SQL(_KEEP_PROVINCE_SCORES).format(
+                            staged=province_scores.staged(dataset, where)
                         ),
-                        params,
+                        {"batch_no": batch_no, "dimensions": list(DIMENSIONS)},
                     )
-                for staged in (table, qualified(PAYLOADS_TABLE)):
-                    conn.execute(
-                        sql.SQL("DELETE FROM {} WHERE batch_no = %(batch_no)s").format(staged),
-                        params,
-                    )
+                staging.clear(conn, dataset, batch_no)
                 conn.execute(
-                    """UPDATE audit.batches SET staging_expired_at = %(now)s
-                       WHERE batch_no = %(batch_no)s""",
-                    {**params, "now": now},
+                    "UPDATE audit.batches SET staging_expired_at = %s WHERE batch_no = %s",
+                    (now, batch_no),
                 )
         except psycopg.errors.LockNotAvailable:
             log.info(

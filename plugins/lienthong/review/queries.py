@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from lienthong.pipeline import province_scores
 from lienthong.pipeline.dataset import DIMENSIONS
 from lienthong.pipeline.staging import PAYLOADS_TABLE, qualified
 from lienthong.pipeline.validation import SUITES, rule_queries
@@ -445,7 +446,13 @@ def trend(
         ).format(dag=_dag_of_batch([reviewed]))
     else:
         # From the staged rows of the province; a batch whose staged rows the retention
-        # deleted, from what it kept of them (`lienthong.pipeline.retention`).
+        # deleted, from what it kept of them (`lienthong.pipeline.province_scores`).
+        staged = province_scores.staged(
+            reviewed.dataset,
+            sql.SQL("s.batch_no IN (SELECT batch_no FROM b) AND s.{} = %(province)s").format(
+                sql.Identifier(reviewed.province_column)
+            ),
+        )
         query = sql.SQL(
             """WITH b AS (SELECT b.batch_no, b.created_at FROM audit.batches b
                           WHERE b.dataset = %(d)s AND b.mode <> 'release'
@@ -453,28 +460,16 @@ def trend(
                             AND EXISTS (SELECT 1 FROM audit.dimension_scores x
                                         WHERE x.batch_no = b.batch_no)
                           ORDER BY b.batch_no DESC LIMIT %(limit)s)
-               SELECT b.batch_no, b.created_at, dim.dimension,
-                      count(*) AS checked,
-                      count(*) FILTER (WHERE EXISTS (
-                          SELECT 1 FROM audit.findings f
-                          WHERE f.batch_no = s.batch_no AND f.row_no = s.row_no
-                            AND f.dimension = dim.dimension AND f.action = 'quarantine')) AS failed
+               SELECT b.batch_no, b.created_at, p.dimension, p.rows_checked, p.rows_failed
                FROM b
-               JOIN {staging} s ON s.batch_no = b.batch_no AND s.collapsed IS NULL
-                               AND s.{column} = %(province)s
-               CROSS JOIN unnest(%(dims)s::text[]) AS dim(dimension)
-               GROUP BY b.batch_no, b.created_at, dim.dimension
-               UNION ALL
-               SELECT b.batch_no, b.created_at, ps.dimension, ps.rows_checked, ps.rows_failed
-               FROM b
-               JOIN audit.province_scores ps ON ps.batch_no = b.batch_no
-                                            AND ps.province_code = %(province)s
-                                            AND ps.rows_checked > 0"""
-        ).format(
-            staging=_staging(reviewed),
-            column=sql.Identifier(reviewed.province_column),
-            dag=_dag_of_batch([reviewed]),
-        )
+               JOIN ({staged}
+                     UNION ALL
+                     SELECT batch_no, province_code, dimension, rows_checked, rows_failed
+                     FROM audit.province_scores
+                     WHERE province_code = %(province)s
+                       AND batch_no IN (SELECT batch_no FROM b)) p USING (batch_no)
+               WHERE p.rows_checked > 0"""
+        ).format(staged=staged, dag=_dag_of_batch([reviewed]))
     points: dict[int, dict[str, Any]] = {}
     for batch_no, created_at, dimension, checked, failed in conn.execute(
         query,
@@ -483,7 +478,7 @@ def trend(
             "dags": sorted(dags),
             "limit": limit,
             "province": province,
-            "dims": list(DIMENSIONS),
+            "dimensions": list(DIMENSIONS),
         },
     ):
         point = points.setdefault(
