@@ -32,9 +32,10 @@ TEXT_LIMIT = 1000
 Kind = Literal["string", "object", "rfc3339", "iso_date", "date", "timestamp", "boolean"]
 
 # RFC 3339 date-time with a zone (Z or ±hh:mm); Python's fromisoformat alone also takes ISO week
-# dates and times without a zone, which the contract does not allow.
+# dates and times without a zone, which the contract does not allow. The fraction may have any
+# number of digits (RFC 3339's time-secfrac is "." 1*DIGIT); those past the sixth are dropped.
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})$"
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$"
 )
 
 
