@@ -137,6 +137,19 @@ def test_missing_documented_fields_and_new_fields_are_recorded():
     assert row["household_id"] is None
 
 
+def test_an_item_without_updated_at_is_named_by_rule_pk5():
+    # Every version of a record carries updated_at (core requires it): an item lacking it is
+    # quarantined like one whose updated_at is null, not published if its batch is approved.
+    item = _item()
+    del item["updated_at"]
+    row, _ = _row(item)
+    assert row["missing_fields"] == ["updated_at"]
+    assert row["item_defect"] == "updated_at: absent, and every version of a record carries one"
+    assert _row(_item(updated_at=None))[0]["item_defect"] == (
+        "updated_at: null where the contract wants rfc3339"
+    )
+
+
 @pytest.mark.parametrize(
     ("field", "value", "column", "parsed"),
     [
