@@ -111,7 +111,13 @@ def test_unknown_fields_and_nfd_names(warehouse_url, monkeypatch):
         _batch_no, counts = run_batch("population:unknown", now=NOW)
     assert counts["published"] == 10, counts
     new_fields = _one(warehouse_url, "SELECT new_fields FROM audit.batches")[0]
-    assert set(new_fields) >= {"biometrics"}, new_fields
+    assert new_fields == ["biometrics", "permanent_address.geo"]
+    geo = _one(
+        warehouse_url,
+        "SELECT extra FROM core.population WHERE personal_id = %s",
+        items[3]["personal_id"],
+    )[0]
+    assert geo == {"permanent_address.geo": [21.0, 105.8]}
     extra = _one(
         warehouse_url,
         "SELECT extra FROM core.population WHERE personal_id = %s",
@@ -154,3 +160,14 @@ def test_an_item_without_updated_at_is_quarantined_not_published_on_approval(
     assert counts == ("published", 40, 39, 1)
     quarantined = _one(warehouse_url, "SELECT record_key, rule_ids FROM quarantine.records")
     assert quarantined == (items[3]["personal_id"], ["P-K5"])
+
+
+def test_an_address_field_that_disappears_holds_the_batch(warehouse_url, monkeypatch):
+    # "A documented field that disappears is a contract break": the addresses' fields too.
+    items = _fresh()
+    for item in items:
+        del item["permanent_address"]["detail"]
+    with _serve(monkeypatch, items):
+        batch_no = sync.extract("population:no-detail", full=True, now=NOW)
+        with pytest.raises(BatchHeld, match=r"P-S3.*permanent_address\.detail"):
+            sync.validate(batch_no)

@@ -137,6 +137,17 @@ def test_missing_documented_fields_and_new_fields_are_recorded():
     assert row["household_id"] is None
 
 
+def test_fields_added_to_or_gone_from_an_address_are_recorded():
+    # The addresses' fields are documented too: one that disappears is missing (rule P-S3
+    # holds the batch), one that appears is recorded and kept, by its path.
+    item = _item(current_address={"province_code": "79", "commune_code": "26734"})
+    item["permanent_address"]["geo"] = [21.03, 105.85]
+    row, _ = _row(item)
+    assert row["missing_fields"] == ["current_address.detail"]
+    assert json.loads(row["extra"]) == {"permanent_address.geo": [21.03, 105.85]}
+    assert row["item_defect"] is None
+
+
 def test_an_item_without_updated_at_is_named_by_rule_pk5():
     # Every version of a record carries updated_at (core requires it): an item lacking it is
     # quarantined like one whose updated_at is null, not published if its batch is approved.

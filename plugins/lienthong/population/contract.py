@@ -78,6 +78,7 @@ DOCUMENTED_FIELDS = (
 )
 
 _DOCUMENTED = frozenset(DOCUMENTED_FIELDS)
+_ADDRESS_KEYS = frozenset(ADDRESS_FIELDS)
 
 #: Staging columns filled by ``prepare``, in COPY order.
 STAGING_COLUMNS = (
@@ -176,9 +177,18 @@ class Preparer:
         if padded != ethnicity:
             _fix(fixes, "ethnicity_code", ethnicity, "P-K4", padded)
         addresses = []
+        # An address's fields are documented too (SOURCES.md §1): one gone is missing (P-S3),
+        # one new is recorded and kept, both named by their path ("permanent_address.geo").
+        address_missing: list[str] = []
+        address_extra: dict[str, Any] = {}
         for key in ("permanent_address", "current_address"):
             raw = item.get(key)
             address = raw if type(raw) is dict or isinstance(raw, Mapping) else {}
+            if address is raw and not (len(raw) == 3 and _ADDRESS_KEYS.issuperset(raw)):
+                address_missing += [f"{key}.{f}" for f in ADDRESS_FIELDS if f not in raw]
+                address_extra.update(
+                    (f"{key}.{k}", v) for k, v in raw.items() if k not in _ADDRESS_KEYS
+                )
             raw_detail = address.get("detail")
             detail = normalise_text(text(raw_detail))
             if detail != raw_detail:
@@ -209,11 +219,15 @@ class Preparer:
         updated_at = text(item.get("updated_at"))
         sex, nationality = text(item.get("sex")), text(item.get("nationality"))
         household, marital = text(item.get("household_id")), text(item.get("marital_status"))
-        if len(item) == len(DOCUMENTED_FIELDS) and _DOCUMENTED.issuperset(item):
+        if (
+            len(item) == len(DOCUMENTED_FIELDS)
+            and _DOCUMENTED.issuperset(item)
+            and not (address_missing or address_extra)
+        ):
             extra, missing = None, []  # the common item: every field, and nothing else
         else:
-            extra = {k: v for k, v in item.items() if k not in _DOCUMENTED}
-            missing = [f for f in DOCUMENTED_FIELDS if f not in item]
+            extra = {k: v for k, v in item.items() if k not in _DOCUMENTED} | address_extra
+            missing = [f for f in DOCUMENTED_FIELDS if f not in item] + address_missing
         extra_json = storable_json(extra) if extra else None
         # Identical copies of a record (P-K3) are found by this hash of the fixed values.
         fixed_record = (
