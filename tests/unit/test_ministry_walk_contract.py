@@ -57,6 +57,27 @@ def test_endless_new_cursors_stop_once_more_items_than_total_arrive(monkeypatch)
     assert len(server.queries) == 5
 
 
+def test_items_past_the_total_a_walk_accepts_stop_past_the_total_again(monkeypatch):
+    # Records written while a walk runs may come past its total (the walk's `past_total`
+    # judges them), but never more of them than the total itself or a page: an endless
+    # server is still walked no further.
+    def answer(query):
+        n = int(query.get("cursor", "0"))
+        return json_page(items(10, n * 10), str(n + 1), 20)
+
+    accepted: list[tuple[int, int]] = []
+    with (
+        ScriptedServer(answer) as server,
+        pytest.raises(MinistryContractError, match="50 items received, more than the total of 20"),
+    ):
+        walk = hook(monkeypatch, server).iter_pages(
+            past_total=lambda page, beyond, where: accepted.append((len(page.items), beyond))
+        )
+        list(walk)
+    assert accepted == [(10, 10), (10, 20)]
+    assert len(server.queries) == 5
+
+
 @pytest.mark.parametrize(
     ("body", "what"),
     [

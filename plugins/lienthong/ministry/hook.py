@@ -17,7 +17,7 @@ import dataclasses
 import email.utils
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -245,8 +245,15 @@ class MinistryPopulationHook(HttpHook):
         updated_before: datetime | None = None,
         province_code: str | None = None,
         defer_items: bool = False,
+        past_total: Callable[[CitizenPage, int, str], None] | None = None,
     ) -> Iterator[CitizenPage]:
         """Walk every page of one query, following next_cursor.
+
+        ``total`` is fixed for one walk, but the contract does not promise that the items are
+        a snapshot: a server paging a live table by (``updated_at``, ``personal_id``) sends
+        records written while the walk runs after those it counted. Items past the announced
+        total are a contract break unless ``past_total`` accepts them, and more of them than
+        the total itself (or a page) always are: such a walk might never end.
 
         Args:
             updated_since: inclusive lower bound on ``updated_at`` (timezone-aware).
@@ -255,6 +262,10 @@ class MinistryPopulationHook(HttpHook):
             defer_items: leave a page's items encoded where the page can be read without
                 decoding them (`lienthong.ministry.page.read_envelope`), for whoever prepares
                 them to decode.
+            past_total: called with a page that brings the items received past the total,
+                how many are past it, and where the page is (for messages); returns when they
+                may be read (records written while the walk ran), raises
+                `MinistryContractError` when not. None: none may be.
 
         Yields:
             Each page in order; the last one has ``next_cursor`` None.
@@ -264,8 +275,9 @@ class MinistryPopulationHook(HttpHook):
             MinistryRequestError: 400 (with the server's error text and the
                 parameters sent) or a status outside the contract, at once.
             MinistryUnavailableError: a page still failed after ``max_attempts``.
-            MinistryContractError: ``total`` changed between pages, or the
-                cursor did not advance.
+            MinistryContractError: ``total`` changed between pages, the
+                cursor did not advance, or items came past the total announced that
+                ``past_total`` does not accept.
         """
         base_params: dict[str, str] = {"limit": str(self.page_size)}
         if updated_since is not None:
@@ -298,10 +310,14 @@ class MinistryPopulationHook(HttpHook):
                     )
                 if received > first_total:
                     # A server that never stops would otherwise be walked forever.
-                    raise MinistryContractError(
-                        f"{where}: {received} items received, more than the total of "
-                        f"{first_total} the walk announced"
-                    )
+                    if past_total is None or received - first_total > max(
+                        first_total, self.page_size
+                    ):
+                        raise MinistryContractError(
+                            f"{where}: {received} items received, more than the total of "
+                            f"{first_total} the walk announced"
+                        )
+                    past_total(page, received - first_total, where)
                 if page.next_cursor is not None:
                     if page.next_cursor == cursor or page.next_cursor in seen_cursors:
                         raise MinistryContractError(
