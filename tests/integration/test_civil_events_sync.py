@@ -217,6 +217,31 @@ def test_a_missing_column_holds_naming_it_and_an_extra_column_loads(warehouse_ur
         sync.validate(source, batch_no)
 
 
+def test_extra_columns_of_types_json_lacks_are_carried_and_recorded(warehouse_url, registry_db):
+    # A registry's own columns may be NUMERIC, TIME or the like, which JSON has no type for:
+    # they are carried as text, not dropped from every row.
+    registry_db.create(province_code=PROVINCE, count=20, now=_settled(), seed=4, defect_rate=0.0)
+    registry_db.execute(
+        "ALTER TABLE civil_events ADD COLUMN fee NUMERIC(10, 2) DEFAULT 12.50,"
+        " ADD COLUMN office_hours TIME DEFAULT '08:30:00'"
+    )
+    registry_db.grant()
+    batch_no, counts = _run(_source(registry_db), "civil_events_01:extra-types")
+    assert counts["published"] == 20
+    with psycopg.connect(warehouse_url) as conn:
+        new_fields = conn.execute(
+            "SELECT new_fields FROM audit.batches WHERE batch_no = %s", (batch_no,)
+        ).fetchone()[0]
+        extras = Counter(
+            (fee, hours)
+            for fee, hours in conn.execute(
+                "SELECT extra ->> 'fee', extra ->> 'office_hours' FROM core.civil_events"
+            )
+        )
+    assert new_fields == ["fee", "office_hours"]
+    assert extras == {("12.50", "08:30:00"): 20}
+
+
 @pytest.mark.airflow
 @pytest.mark.parametrize("registry_db", ["mariadb"], indirect=True)
 def test_the_civil_events_dag_under_dag_test(

@@ -6,6 +6,11 @@ the JSON an operator sees and a release re-reads: dates as ``YYYY-MM-DD``, times
 through that the contract does not allow (a zero date, a flag that is not a boolean, text
 over its width in a looser table, invalid Unicode) is named in ``item_defect`` (rule E-K3);
 the name gets the population's canonical form (E-K1 fix) or its defect (E-K1 quarantine).
+
+Columns beyond the contract are carried as they are, except that a value JSON has no type for
+(a ``NUMERIC``, ``TIME``, ``UUID`` or ``INTERVAL`` column) becomes its text: it is not the
+contract's to judge, and left as it came it made the row's extra columns unstorable, so that
+they were dropped from core and the batch recorded no new field.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from lienthong.pipeline.contract import (
@@ -48,6 +53,11 @@ DOCUMENTED_FIELDS = tuple(field.name for field in CONTRACT)
 
 #: CHAR columns: PostgreSQL hands them back padded to their width.
 _CHAR_COLUMNS = ("personal_id", "commune_code")
+
+_DOCUMENTED = frozenset(DOCUMENTED_FIELDS)
+
+#: Values JSON encodes as they are.
+_JSON_SCALARS = (str, int, float, bool, type(None))
 
 STAGING_COLUMNS = (
     "row_no",
@@ -91,8 +101,35 @@ def received_form(row: Mapping[str, Any]) -> dict[str, Any]:
             value = value.isoformat()
         elif column in _CHAR_COLUMNS and isinstance(value, str):
             value = value.rstrip(" ")
+        elif column not in _DOCUMENTED:
+            value = _extra_value(value)
         form[column] = value
     return form
+
+
+def _extra_value(value: Any) -> Any:
+    """A value of a column beyond the contract as JSON can hold it: a driver's type JSON has
+    no place for (``Decimal``, ``time``, ``timedelta``, ``UUID``, an address) as its text,
+    inside arrays and objects too. A documented column's value is left alone: a wrong type
+    there is the contract check's to name (rule E-K3)."""
+    if isinstance(value, _JSON_SCALARS):
+        return value
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        # MySQL's TIME (and PostgreSQL's INTERVAL) as MySQL writes a TIME: [-]HH:MM:SS[.ffffff].
+        sign, value = ("-", -value) if value < timedelta(0) else ("", value)
+        minutes, seconds = divmod(value.seconds, 60)
+        text = f"{sign}{value.days * 24 + minutes // 60:02}:{minutes % 60:02}:{seconds:02}"
+        return text + (f".{value.microseconds:06}" if value.microseconds else "")
+    if isinstance(value, Mapping):
+        return {str(key): _extra_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_extra_value(item) for item in value]
+    return str(value)
 
 
 class Preparer:
