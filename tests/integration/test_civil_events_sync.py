@@ -242,6 +242,42 @@ def test_extra_columns_of_types_json_lacks_are_carried_and_recorded(warehouse_ur
     assert extras == {("12.50", "08:30:00"): 20}
 
 
+@pytest.mark.parametrize("registry_db", ["postgresql"], indirect=True)
+def test_postgresql_dates_python_cannot_hold_are_quarantined_not_fatal(warehouse_url, registry_db):
+    # PostgreSQL's DATE and TIMESTAMP take a mistyped year 20226, infinity and dates BC, which
+    # psycopg refuses to load: they are E-K3 defects of their rows, not a failed extraction.
+    registry_db.create(province_code=PROVINCE, count=30, now=_settled(), seed=4, defect_rate=0.0)
+    odd = {
+        "ODD-YEAR": ("20226-01-01", "2026-01-02 03:04:05"),
+        "ODD-BC": ("0044-03-15 BC", "2026-01-02 03:04:05"),
+        "ODD-INFINITY": ("2026-01-01", "infinity"),
+    }
+    registry_db.execute(
+        *(
+            "INSERT INTO civil_events VALUES ("
+            f"'{event_id}', 'birth', '001226000001', 'Nguyễn Văn An', '{day}', '00004',"
+            f" '{registered}', TIMESTAMP '2026-01-02 03:04:05', FALSE)"
+            for event_id, (day, registered) in odd.items()
+        )
+    )
+    source = _source(registry_db, thresholds={"clean": 0.5})
+    batch_no, counts = _run(source, "civil_events_01:odd-dates")
+    assert counts["published"] == 30 and counts["quarantined"] == 3
+    with psycopg.connect(warehouse_url) as conn:
+        quarantined = dict(
+            conn.execute(
+                """SELECT q.record_key, s.item_defect FROM quarantine.records q
+                   JOIN staging.civil_events s USING (batch_no, row_no)
+                   WHERE q.batch_no = %s AND 'E-K3' = ANY(q.rule_ids)""",
+                (batch_no,),
+            ).fetchall()
+        )
+    assert set(quarantined) == set(odd)
+    assert "event_date" in quarantined["ODD-YEAR"] and "20226-01-01" in quarantined["ODD-YEAR"]
+    assert "event_date" in quarantined["ODD-BC"]
+    assert "registered_at" in quarantined["ODD-INFINITY"]
+
+
 @pytest.mark.airflow
 @pytest.mark.parametrize("registry_db", ["mariadb"], indirect=True)
 def test_the_civil_events_dag_under_dag_test(

@@ -29,6 +29,12 @@ Every session is put in UTC (PostgreSQL ``TimeZone``, MySQL ``time_zone``): the 
 timestamps are UTC without a zone, and a MySQL ``TIMESTAMP`` is converted to the session's zone
 when read, so any other session zone would shift every value.
 
+A PostgreSQL ``DATE`` or ``TIMESTAMP`` holds values Python's cannot (``infinity``, a year past
+9999 such as a mistyped ``20226-01-01``, a date BC), on which psycopg raises: one such value
+failed the whole extraction, at every run. On a registry connection such a value arrives as
+the server's text instead, which the contract check quarantines (rule E-K3), as PyMySQL hands
+over a MariaDB zero date.
+
 The password never appears in a log line or an exception message: messages name the connection
 id, driver errors are quoted with the password masked, and driver exceptions are not chained
 (``from None``) so that a traceback cannot carry one either.
@@ -260,6 +266,41 @@ def server_clock_sql(conn: sa.Connection) -> str:
     return "SELECT UTC_TIMESTAMP(6)"
 
 
+def _lenient_loader(loader: type) -> type:
+    """A psycopg text loader that returns what ``loader`` returns, or the server's text where
+    ``loader`` refuses the value (a date or timestamp out of Python's range)."""
+    import psycopg
+    from psycopg.adapt import Loader
+
+    class Lenient(Loader):
+        def __init__(self, oid: int, context: Any = None) -> None:
+            super().__init__(oid, context)
+            # Bound once: every date of every row goes through it (about 0.5 us a value).
+            self._load = loader(oid, context).load
+
+        def load(self, data: Any) -> Any:
+            try:
+                return self._load(data)
+            except psycopg.DataError:
+                return bytes(data).decode("utf-8", "surrogateescape")
+
+    return Lenient
+
+
+#: PostgreSQL types whose every value the server holds, but not every one Python's does.
+_PYTHON_RANGE_TYPES = ("date", "timestamp", "timestamptz")
+
+
+def _lenient_dates(dbapi_connection: Any) -> None:
+    """Register `_lenient_loader` for the date and time types on a psycopg connection."""
+    from psycopg.pq import Format
+
+    adapters = dbapi_connection.adapters
+    for name in _PYTHON_RANGE_TYPES:
+        oid = adapters.types[name].oid
+        adapters.register_loader(oid, _lenient_loader(adapters.get_loader(oid, Format.TEXT)))
+
+
 def _session_setup(family: str):
     """A ``connect`` event listener putting each new session in UTC (and, for MySQL, patient)."""
     if family == "postgresql":
@@ -271,6 +312,8 @@ def _session_setup(family: str):
         )
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if family == "postgresql":
+            _lenient_dates(dbapi_connection)
         cursor = dbapi_connection.cursor()
         try:
             for statement in statements:
