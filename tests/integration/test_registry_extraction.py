@@ -177,6 +177,21 @@ def test_missing_table_is_named(registry_db: RegistryDatabase) -> None:
         registry_db.read()
 
 
+def test_a_view_the_account_may_only_select_from_is_read(registry_db: RegistryDatabase) -> None:
+    # A province may give lienthong's account SELECT on a view named civil_events over its own
+    # table, and nothing else: on MariaDB, reflecting a view's columns by SHOW CREATE TABLE
+    # needs the SHOW VIEW privilege, which the account does not have.
+    registry = registry_db.create(count=20, now=_past(), seed=7)
+    registry_db.execute(
+        "ALTER TABLE civil_events RENAME TO civil_events_base",
+        "CREATE VIEW civil_events AS SELECT * FROM civil_events_base",
+    )
+    registry_db.grant()
+    extraction, items = registry_db.read()
+    assert items == _ordered(registry.state())
+    assert extraction.missing_columns == () and extraction.extra_columns == ()
+
+
 # ---------------------------------------------------------------------------------------------
 # Windows
 # ---------------------------------------------------------------------------------------------

@@ -500,7 +500,12 @@ class RegistryExtraction:
         inspector = sa.inspect(conn)
         try:
             exists = inspector.has_table(self.table, schema=self.schema)
-            reflected = inspector.get_columns(self.table, schema=self.schema) if exists else []
+            if not exists:
+                reflected = []
+            elif conn.dialect.name == "postgresql":
+                reflected = inspector.get_columns(self.table, schema=self.schema)
+            else:
+                reflected = self._mysql_columns(conn)
         except sa.exc.DBAPIError as exc:
             # MySQL answers "command denied" rather than admit a table the account cannot read.
             raise RegistrySchemaError(
@@ -546,6 +551,23 @@ class RegistryExtraction:
             extra=extra,
             updated_at_nullable=bool(by_name["updated_at"].get("nullable", True)),
         )
+
+    def _mysql_columns(self, conn: sa.Connection) -> list[dict[str, Any]]:
+        """The table's columns (name, nullable) from ``information_schema``, in their order.
+
+        SQLAlchemy's MySQL reflection reads ``SHOW CREATE TABLE``, which for a view needs the
+        SHOW VIEW privilege: a province that gives lienthong's account SELECT on a view named
+        ``civil_events`` (and nothing else, as the contract says) could not be read at all.
+        ``information_schema`` lists the columns of whatever the account may select from."""
+        rows = conn.execute(
+            sa.text(
+                "SELECT column_name, is_nullable FROM information_schema.columns"
+                " WHERE table_schema = COALESCE(:schema, DATABASE()) AND table_name = :table"
+                " ORDER BY ordinal_position"
+            ),
+            {"schema": self.schema, "table": self.table},
+        )
+        return [{"name": name, "nullable": nullable == "YES"} for name, nullable in rows]
 
     def _begin_snapshot(self, conn: sa.Connection) -> datetime:
         """Start the read-only snapshot transaction; return the server clock (naive UTC),
