@@ -305,6 +305,23 @@ def test_host_may_carry_the_scheme(server, citizens, monkeypatch):
     assert items == citizens
 
 
+@pytest.mark.parametrize(
+    ("uri", "base_url"),
+    [
+        ("https://:tok@api.example:8443", "https://api.example:8443"),
+        ("http://:tok@api.example", "http://api.example"),
+        # Airflow's own spelling of TLS for an http connection: the schema.
+        ("http://:tok@api.example/https", "https://api.example"),
+    ],
+)
+def test_a_connection_given_as_https_is_walked_over_tls(monkeypatch, uri, base_url):
+    # HttpHook alone would read https://:token@host as http://host, the token in clear.
+    monkeypatch.setenv("AIRFLOW_CONN_MINISTRY_HTTPS", uri)
+    hook = MinistryPopulationHook("ministry_https")
+    hook.get_conn().close()
+    assert hook.base_url == base_url
+
+
 def test_test_connection_reports_total(server):
     assert fast_hook().test_connection() == (True, "Connection successfully tested (2345 citizens)")
 

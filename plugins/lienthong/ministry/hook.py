@@ -229,6 +229,20 @@ class MinistryPopulationHook(HttpHook):
         self.retry_after_max = retry_after_max
         self.timeout = timeout
 
+    def _set_base_url(self, connection: Any) -> None:
+        """HttpHook's base URL, but over TLS for a connection given as ``https://…``.
+
+        In URI form the scheme is the connection's type, and HttpHook takes the scheme from
+        the schema field alone (``http`` when empty): ``https://:token@host`` would send the
+        bearer token in clear to ``http://host``."""
+        super()._set_base_url(connection)
+        if (
+            connection.conn_type == "https"
+            and not connection.schema
+            and self.base_url.startswith("http://")
+        ):
+            self.base_url = "https://" + self.base_url.removeprefix("http://")
+
     # HttpHook would use Basic auth from login/password; the contract wants a bearer token.
     def _configure_session_from_auth(self, session: requests.Session, connection: Any) -> Any:
         if not connection.password:
