@@ -13,6 +13,7 @@ import pytest
 
 from lienthong.pipeline import batches, sync
 from lienthong.population import liveness
+from lienthong.review import decisions
 from lienthong.sources import Source
 from lienthong_demo.citizens import generate_citizens
 from lienthong_demo.registry_writer import RegistryWriter
@@ -215,6 +216,32 @@ def test_a_missing_column_holds_naming_it_and_an_extra_column_loads(warehouse_ur
     batch_no = sync.extract(source, "civil_events_01:missing", full=True)
     with pytest.raises(batches.BatchHeld, match=r"rule E-K3 \(clean\).*missing_column=full_name"):
         sync.validate(source, batch_no)
+
+
+def test_a_held_batch_missing_a_column_core_requires_is_approved_into_quarantine(
+    warehouse_url, registry_db
+):
+    # A table without registered_at holds its batch (E-K3's columns). Core cannot hold a row
+    # without it: each row is quarantined by E-K3 too, so that an operator who approves the
+    # batch as it stands publishes what can be published and nothing fails.
+    registry_db.create(province_code=PROVINCE, count=20, now=_settled(), seed=4, defect_rate=0.0)
+    registry_db.execute("ALTER TABLE civil_events DROP COLUMN registered_at")
+    registry_db.grant()
+    source = _source(registry_db)
+    batch_no = sync.extract(source, "civil_events_01:no-registered-at", full=True)
+    with pytest.raises(batches.BatchHeld, match=r"missing_column=registered_at"):
+        sync.validate(source, batch_no)
+    with psycopg.connect(warehouse_url) as conn:
+        decisions.approve_batch(conn, batch_no, user="operator", reason="registry migrating")
+        status, published, quarantined = conn.execute(
+            "SELECT status, published, quarantined FROM audit.batches WHERE batch_no = %s",
+            (batch_no,),
+        ).fetchone()
+        rules = conn.execute("SELECT DISTINCT rule_ids FROM quarantine.records").fetchall()
+        defect = conn.execute("SELECT DISTINCT item_defect FROM staging.civil_events").fetchall()
+    assert (status, published, quarantined) == ("published", 0, 20)
+    assert rules == [(["E-K3"],)]
+    assert defect == [("registered_at: absent where the contract wants rfc3339",)]
 
 
 def test_extra_columns_of_types_json_lacks_are_carried_and_recorded(warehouse_url, registry_db):

@@ -74,7 +74,7 @@ def test_the_fast_check_agrees_with_the_thorough_one(text):
 
 
 def test_a_value_json_cannot_hold_is_never_stored_as_something_else():
-    item = _decoded('{"personal_id": "1", "score": NaN}')
+    item = _decoded('{"personal_id": "1", "updated_at": "2026-11-20T08:15:00Z", "score": NaN}')
     defects, payload = Contract(CONTRACT).check(item)
     assert defects == ["score: nan is not a JSON number"]
     assert payload is None  # kept as text, not with NaN turned into null

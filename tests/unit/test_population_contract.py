@@ -155,7 +155,7 @@ def test_an_item_without_updated_at_is_named_by_rule_pk5():
     del item["updated_at"]
     row, _ = _row(item)
     assert row["missing_fields"] == ["updated_at"]
-    assert row["item_defect"] == "updated_at: absent, and every version of a record carries one"
+    assert row["item_defect"] == "updated_at: absent where the contract wants rfc3339"
     assert _row(_item(updated_at=None))[0]["item_defect"] == (
         "updated_at: null where the contract wants rfc3339"
     )

@@ -61,8 +61,9 @@ class Field:
             (a string holding an RFC 3339 timestamp with a zone); ``iso_date`` (a string
             holding a real ``YYYY-MM-DD`` date); ``date``, ``timestamp`` and ``boolean`` for
             values sent typed.
-        nullable: whether null (or an absent value) is of the contract's type. Whether a value
-            must be *present* is a sufficiency rule of its own, not a type question.
+        nullable: whether null is of the contract's type. Whether a nullable value must be
+            *present* is a sufficiency rule of its own, not a type question; a field that is
+            not nullable may not be absent either.
         max_length: the longest text allowed (strings only).
         fields: an object's own fields.
     """
@@ -185,7 +186,12 @@ def _check_object(
     defects += [f"{prefix}{key}: the key occurs more than once" for key in duplicates]
     for spec in fields:
         if spec.name not in item:
-            continue  # absence is the sufficiency rules' business
+            # Absence is the sufficiency rules' business, but a field that may never be null
+            # (core requires it) may not be absent either: the row could not be published,
+            # not even in a batch an operator approves as it stands.
+            if not spec.nullable:
+                defects.append(f"{prefix}{spec.name}: absent where the contract wants {spec.kind}")
+            continue
         name, value = prefix + spec.name, item[spec.name]
         if value is None:
             if not spec.nullable:

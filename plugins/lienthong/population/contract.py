@@ -58,9 +58,6 @@ CONTRACT = (
 )
 _CONTRACT = Contract(CONTRACT)
 
-#: Rule P-K5's words for an item without updated_at.
-_NO_VERSION = "absent, and every version of a record carries one"
-
 #: Every documented field of a citizen item.
 DOCUMENTED_FIELDS = (
     "personal_id",
@@ -156,11 +153,6 @@ class Preparer:
         defects, payload = _CONTRACT.check(item)
         if not isinstance(item, Mapping):
             return self._unreadable(row_no, item, defects, payload), []
-        if "updated_at" not in item:
-            # The contract check leaves absence to the sufficiency rules, but no rule of
-            # those names updated_at (P-S3 only holds the batch): without this, an approved
-            # batch would publish a version with no updated_at, which core cannot hold.
-            defects = [*defects, f"updated_at: {_NO_VERSION}"]
         # An item the check passed holds text or null where the contract wants text, and no
         # invalid Unicode: its text is read as it is, by one positional call.
         text = text_value if defects else checked_text
