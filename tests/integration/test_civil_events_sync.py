@@ -244,6 +244,25 @@ def test_a_held_batch_missing_a_column_core_requires_is_approved_into_quarantine
     assert defect == [("registered_at: absent where the contract wants rfc3339",)]
 
 
+def test_a_row_stamped_after_the_registry_clock_holds_the_batch(warehouse_url, registry_db):
+    # A mistyped year puts a row in no window until that year comes: it is named, not lost.
+    registry_db.create(province_code=PROVINCE, count=20, now=_settled(), seed=4, defect_rate=0.0)
+    stamp = (datetime.now(UTC) + timedelta(days=400)).strftime("%Y-%m-%d %H:%M:%S")
+    registry_db.execute(
+        "UPDATE civil_events SET updated_at = TIMESTAMP '" + stamp + "' WHERE event_id = "
+        "(SELECT event_id FROM (SELECT min(event_id) AS event_id FROM civil_events) AS first)"
+    )
+    source = _source(registry_db)
+    batch_no = sync.extract(source, "civil_events_01:future", full=True)
+    with pytest.raises(batches.BatchHeld, match=r"E-L1.*stamped after the registry's clock.*: 1"):
+        sync.validate(source, batch_no)
+    with psycopg.connect(warehouse_url) as conn:
+        received, facts = conn.execute(
+            "SELECT received, source_facts FROM audit.batches WHERE batch_no = %s", (batch_no,)
+        ).fetchone()
+    assert (received, facts["future_updated_at"]) == (19, 1)
+
+
 def test_extra_columns_of_types_json_lacks_are_carried_and_recorded(warehouse_url, registry_db):
     # A registry's own columns may be NUMERIC, TIME or the like, which JSON has no type for:
     # they are carried as text, not dropped from every row.

@@ -152,6 +152,7 @@ class RegistryRead:
                 "missing_columns": list(window.missing_columns),
                 "extra_columns": list(window.extra_columns),
                 "null_updated_at": window.null_updated_at,
+                "future_updated_at": window.future_updated_at,
                 "empty_reason": window.empty_reason,
                 "recheck_from": _iso(window.recheck_from),
                 "recheck_missed": self._missed(window.recheck_keys),

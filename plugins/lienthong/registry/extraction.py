@@ -32,7 +32,9 @@ What breaks it, and what is done about it: a commit later than ``commit_lag`` af
 ``updated_at`` (outside the contract) is missed; raise ``commit_lag`` for such a registry. A row
 with a NULL ``updated_at`` (only possible in a looser schema than the contract's) lies in no
 window: it is counted (``null_updated_at``) so the caller can hold the batch rather than lose it
-silently. If the clock minus the lag is not after ``since`` (clock set back, lag raised), the
+silently. So is a row stamped after the source's own clock (``future_updated_at``, beyond
+`FUTURE_SKEW`: a mistyped year, PostgreSQL's ``infinity``), which no window reaches until that
+moment, if ever. If the clock minus the lag is not after ``since`` (clock set back, lag raised), the
 window is empty and nothing is read backwards.
 
 Checking it at run time: the argument rests on the contract's 60 s. To *see* a registry break
@@ -113,6 +115,10 @@ DEFAULT_COMMIT_LAG = timedelta(seconds=120)
 
 DEFAULT_CHUNK_SIZE = 5000
 
+#: How far after the source's clock a row may be stamped before it counts as stamped in the
+#: future (an application server's clock beside the database's): rule P-L2's allowance.
+FUTURE_SKEW = timedelta(minutes=5)
+
 
 class RegistrySchemaError(RegistryError):
     """The registry's table is missing, or lacks a column without which it cannot be read."""
@@ -138,6 +144,8 @@ class RegistryWindow:
         missing_columns: documented columns the table lacks (the caller holds the batch).
         extra_columns: columns beyond the contract, carried in every item.
         null_updated_at: rows with no ``updated_at`` (a looser schema), which no window holds.
+        future_updated_at: rows stamped more than `FUTURE_SKEW` after the source clock, which
+            no window holds until then.
         empty_reason: why nothing was read without looking, or None.
         recheck_from: start of the re-checked past, when one was asked for.
         recheck_keys: ``(event_id, updated_at)`` of every row now in ``[recheck_from,
@@ -156,6 +164,7 @@ class RegistryWindow:
     missing_columns: tuple[str, ...]
     extra_columns: tuple[str, ...]
     null_updated_at: int = 0
+    future_updated_at: int = 0
     empty_reason: str | None = None
     recheck_from: datetime | None = None
     recheck_keys: tuple[tuple[str, datetime], ...] = ()
@@ -457,6 +466,19 @@ class RegistryExtraction:
                     null_updated_at,
                     self._qualified_table(),
                 )
+        future_updated_at = conn.execute(
+            sa.select(sa.func.count()).select_from(table).where(updated_at > clock + FUTURE_SKEW)
+        ).scalar_one()
+        if future_updated_at:
+            log.error(
+                "registry %r: %d rows of %s are stamped after the source clock %s (and its %s "
+                "of skew): no window reads them until then",
+                self.conn_id,
+                future_updated_at,
+                self._qualified_table(),
+                clock,
+                FUTURE_SKEW,
+            )
         recheck_keys: tuple[tuple[str, datetime], ...] = ()
         if self.recheck_from is not None:
             past = sa.and_(updated_at >= self.recheck_from, updated_at < self.since)
@@ -478,6 +500,7 @@ class RegistryExtraction:
             missing_columns=columns.missing,
             extra_columns=columns.extra,
             null_updated_at=null_updated_at,
+            future_updated_at=future_updated_at,
             empty_reason=empty_reason,
             recheck_from=None if self.recheck_from is None else _aware(self.recheck_from),
             recheck_keys=recheck_keys,
