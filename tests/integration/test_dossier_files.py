@@ -477,6 +477,48 @@ def test_an_operator_rejects_or_approves_a_held_file(warehouse_url, people, tmp_
     assert names == [(late.csv_name,)]
 
 
+def test_a_rejected_file_sent_again_with_its_manifest_corrected_loads(
+    warehouse_url, people, tmp_path
+):
+    # The manifest lied (its checksum), the operator rejected the file and asked for it again;
+    # the province resends the very same CSV with a true manifest. The rejected delivery loaded
+    # nothing, so these bytes are not a duplicate of it: they load (rule D-K2: loads once).
+    source = _source(tmp_path)
+    lying = generate_dossier_delivery(
+        PROVINCE,
+        DAY,
+        count=30,
+        seed=8,
+        defect_rate=0.0,
+        population=people,
+        options=DeliveryOptions(manifest="wrong_sha256"),
+    )
+    lying.write(tmp_path)
+    (held,) = drain(source, "lying", now=ARRIVAL)
+    assert held.status == "held"
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        decisions.reject_batch(
+            conn, held.batch_no, user="operator@40", reason="the province resends it"
+        )
+    manifest = json.loads(lying.manifest)
+    manifest["sha256"] = hashlib.sha256(lying.csv).hexdigest()
+    resent = replace(lying, manifest=json.dumps(manifest).encode())
+    resent.write(tmp_path)
+
+    (run,) = drain(source, "resent", now=ARRIVAL + timedelta(hours=3))
+    assert run.status == "published", run.hold
+    assert run.counts is not None and run.counts["published"] == 30
+    assert {row[0] for row in _core(warehouse_url)} == {row["dossier_id"] for row in lying.rows}
+    first, second = ledger(warehouse_url, source.key)
+    assert (first["outcome"], second["outcome"]) == ("rejected", "published")
+    assert second["sha256"] == first["sha256"] and second["duplicate_of"] is None
+    # The same bytes once more are a duplicate of the delivery that loaded them.
+    resent.write(tmp_path)
+    assert drain(source, "third", now=ARRIVAL + timedelta(hours=6)) == []
+    third = ledger(warehouse_url, source.key)[-1]
+    assert third["outcome"] == "duplicate" and third["duplicate_of"] == second["file_no"]
+
+
 def test_too_many_unknown_applicants_hold_the_file(warehouse_url, people, tmp_path):
     source = _source(tmp_path)
     delivery = generate_dossier_delivery(

@@ -6,8 +6,9 @@ carries, then by name), or nothing. Before that it accounts for everything else 
 dossier CSV without its manifest *waits* (recorded with the time it was first seen, reported
 with how long it has waited, never loaded); a file whose name is not the source's is left
 where it is and recorded as *ignored*; a delivery whose bytes an earlier delivery of the source
-already had is a *duplicate*: recorded, moved to the archive, nothing loaded (exactly once per
-file content). A retried run finds the delivery its run took (the ledger keys it by the run).
+already had (published, held or being read; not rejected) is a *duplicate*: recorded, moved
+to the archive, nothing loaded (exactly once per file content). A retried run finds the
+delivery its run took (the ledger keys it by the run).
 
 Once the batch is held, published or rejected, ``settle_files`` (the datasets'
 ``after_outcome``) moves the delivery's files beside the landing folder: ``_held`` (an

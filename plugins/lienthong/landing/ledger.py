@@ -24,6 +24,12 @@ from lienthong.pipeline.contract import storable_json
 #: Outcomes of a delivery that was read into a batch (or is being).
 READ = ("taken", "held", "published", "rejected")
 
+#: Outcomes of a delivery whose bytes loaded or still may (an operator may approve a held
+#: one): the deliveries that make later identical bytes a duplicate. A rejected delivery loaded
+#: nothing and never will, so the same bytes sent again are read anew: a province resending a
+#: rejected CSV with its manifest corrected (rule D-S1) must not be lost as a duplicate.
+LOADS = ("taken", "held", "published")
+
 
 def _one(conn: psycopg.Connection, query: str, params: Any) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
@@ -131,12 +137,13 @@ def pending(conn: psycopg.Connection, source: str, name: str) -> dict[str, Any] 
 
 
 def same_content(conn: psycopg.Connection, source: str, sha256: str) -> list[dict[str, Any]]:
-    """Deliveries of the source read from the same bytes, earliest first."""
+    """Deliveries of the source read from the same bytes that loaded or still may (not a
+    rejected one), earliest first."""
     return _all(
         conn,
         """SELECT * FROM audit.landing_files
            WHERE source = %s AND sha256 = %s AND outcome = ANY(%s) ORDER BY file_no""",
-        (source, sha256, list(READ)),
+        (source, sha256, list(LOADS)),
     )
 
 
