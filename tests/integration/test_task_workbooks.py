@@ -6,6 +6,9 @@ provinces report is computed from what is stored."""
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
 from collections import Counter
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -265,6 +268,37 @@ def test_a_file_that_is_not_a_workbook_or_lacks_a_header_is_held(warehouse_url, 
         "p06_tasks_40_202601.xlsx",
         missing.name,
     ]
+
+
+def test_a_workbook_openpyxl_cannot_parse_is_held_and_later_months_still_load(
+    warehouse_url, tmp_path
+):
+    # A workbook whose style part holds an empty <fill/> (as some exporters write): openpyxl
+    # raises TypeError. It is an unreadable file, held by rule T-S1 like any other; it must
+    # not fail the run, nor every later run that would take it again before the next month.
+    source = _source(tmp_path)
+    broken = generate_task_workbook(PROVINCE, MONTH, seed=4, defect_rate=0.0)
+    parts = zipfile.ZipFile(io.BytesIO(broken.data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in parts.infolist():
+            content = parts.read(item.filename)
+            if item.filename == "xl/styles.xml":
+                content = re.sub(rb"<fill>.*?</fill>", b"<fill/>", content, count=1)
+            target.writestr(item, content)
+    replace(broken, data=out.getvalue()).write(tmp_path)
+    following = date(2026, 4, 1)
+    later = generate_task_workbook(PROVINCE, following, seed=4, defect_rate=0.0)
+    later.write(tmp_path)
+
+    first, second = drain(source, "unparsable", now=_after(following))
+    assert first.status == "held"
+    assert "rule T-S1 (sufficient)" in first.hold
+    assert f"{broken.name}: not a readable XLSX file (TypeError" in first.hold
+    assert second.status == "published", second.hold
+    assert set(_core(warehouse_url, following)) == set(later.task_codes)
+    held = tmp_path / "p06_tasks" / f"{PROVINCE}_held"
+    assert [p.name for p in held.rglob("*.xlsx")] == [broken.name]
 
 
 def test_a_month_sent_again_with_corrections_replaces_that_months_snapshot(warehouse_url, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import unicodedata
 import zipfile
 from datetime import date, datetime
@@ -307,6 +308,37 @@ def test_canonical_forms_are_themselves() -> None:
 def test_not_a_workbook() -> None:
     with pytest.raises(TaskWorkbookError, match=r"p06_tasks_15_202603\.xlsx"):
         read(b"STT,Ma nhiem vu\n1,NV\n")
+
+
+def _with_part(data: bytes, part: str, change: Any) -> bytes:
+    """The workbook ``data`` with the text of one of its parts changed by ``change``."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == part:
+                content = change(content.decode()).encode()
+            target.writestr(item, content)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("part", "change"),
+    [
+        # An empty <fill/> (some exporters write one): openpyxl raises TypeError.
+        ("xl/styles.xml", lambda text: re.sub(r"<fill>.*?</fill>", "<fill/>", text, count=1)),
+        # Broken XML in the sheet: a SyntaxError (ParseError), raised while rows are read.
+        ("xl/worksheets/sheet1.xml", lambda text: text.replace("</sheetData>", "</sheetDat>")),
+        # A number cell holding text: a ValueError, raised while rows are read.
+        ("xl/worksheets/sheet1.xml", lambda text: re.sub(r"<v>2024</v>", "<v>20x4</v>", text)),
+    ],
+    ids=["empty fill style", "broken sheet XML", "text in a number cell"],
+)
+def test_a_workbook_with_a_malformed_part_is_not_readable(part: str, change: Any) -> None:
+    data = _with_part(workbook_bytes([task("NV-1"), task("NV-2")]), part, change)
+    with pytest.raises(TaskWorkbookError, match=r"p06_tasks_15_202603\.xlsx: not a readable"):
+        read(data)
 
 
 def test_wrong_sheet_dimension_does_not_cut_rows() -> None:

@@ -36,7 +36,6 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
-import zipfile
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +46,6 @@ from typing import Any, BinaryIO
 
 import openpyxl
 from openpyxl.utils.datetime import CALENDAR_WINDOWS_1900, from_excel
-from openpyxl.utils.exceptions import InvalidFileException
 
 __all__ = [
     "FIELDS",
@@ -394,15 +392,24 @@ def _title_month(title: Sequence[str]) -> date | None:
 # ---------------------------------------------------------------------------------------------
 
 
+def _unreadable(name: str, error: Exception) -> TaskWorkbookError:
+    return TaskWorkbookError(
+        f"task workbook {name}: not a readable XLSX file ({type(error).__name__}: {error})"
+    )
+
+
 def _open(source: str | Path | BinaryIO | bytes, name: str) -> openpyxl.Workbook:
     if isinstance(source, bytes | bytearray):
         source = io.BytesIO(source)
     try:
         return openpyxl.load_workbook(source, read_only=True, data_only=True, keep_links=False)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
-        raise TaskWorkbookError(
-            f"task workbook {name}: not a readable XLSX file ({error})"
-        ) from None
+    except Exception as error:
+        # Not a zip, not a workbook (BadZipFile, InvalidFileException, KeyError...), and
+        # openpyxl reports a malformed part as whatever its parsers raise: TypeError for a
+        # style it cannot build (an empty <fill/>, as some exporters write), SyntaxError for
+        # broken XML. The file is unreadable all the same (rule T-S1 holds it); escaping, it
+        # would fail every run that takes it, and the province's later months behind it.
+        raise _unreadable(name, error) from None
 
 
 def read_task_workbook(source: str | Path | BinaryIO | bytes, *, name: str) -> TaskWorkbook:
@@ -413,12 +420,17 @@ def read_task_workbook(source: str | Path | BinaryIO | bytes, *, name: str) -> T
         name: the file's name, for facts and errors.
 
     Raises:
-        TaskWorkbookError: the file is not an XLSX workbook at all. A workbook without the
-            header row is not an error: its facts say which headers are missing.
+        TaskWorkbookError: the file is not an XLSX workbook at all, or a part of it cannot
+            be parsed. A workbook without the header row is not an error: its facts say which
+            headers are missing.
     """
     workbook = _open(source, name)
     try:
         return _read(workbook, name)
+    except Exception as error:
+        # Rows are parsed as they are read: a cell the parser cannot read (a number cell
+        # holding text, broken XML further down) raises here, and the file is unreadable.
+        raise _unreadable(name, error) from None
     finally:
         workbook.close()
 
