@@ -203,6 +203,27 @@ def test_blank_totals_and_note_rows_are_dropped_and_counted() -> None:
     assert facts.dropped[3].text == "Tổng cộng | 2 nhiệm vụ"
 
 
+def test_a_totals_row_whose_label_falls_in_the_task_code_column_is_dropped() -> None:
+    # Headers in any order (SOURCES.md §4): with the task code as the first column, the
+    # totals row's label, typed in the row's first cell and merged across, is in that column.
+    header = ["Mã nhiệm vụ", *(h for h in DOCUMENTED if h != "Mã nhiệm vụ")]
+
+    def first_code(row: list[Any]) -> list[Any]:
+        values = dict(zip(DOCUMENTED, row, strict=True))
+        return [values[h] for h in header]
+
+    totals = [None] * 9
+    totals[0], totals[3] = "Tổng cộng:", "2 nhiệm vụ"
+    rows = [first_code(task("NV-1")), first_code(task("NV-2")), totals, ["TỔNG SỐ: 2"]]
+    result = read(workbook_bytes(rows, header=header))
+    assert [row.task_code for row in result.rows] == ["NV-1", "NV-2"]
+    assert result.facts.totals_rows == 2 and result.facts.duplicate_task_codes == ()
+    assert [(d.row, d.reason, d.text) for d in result.facts.dropped] == [
+        (7, "totals", "Tổng cộng: | 2 nhiệm vụ"),
+        (8, "totals", "TỔNG SỐ: 2"),
+    ]
+
+
 def test_a_row_without_task_code_but_with_data_is_kept() -> None:
     result = read(workbook_bytes([task(None)]))  # type: ignore[arg-type]
     assert len(result.rows) == 1 and result.rows[0].task_code is None

@@ -14,10 +14,10 @@ every task row with the values as typed and as parsed, plus facts about the shee
   month), reported as text, with the month when it says ``tháng MM/YYYY`` or ``tháng MM năm
   YYYY``. Required headers not found are reported by their documented name (rule T-S1).
 * **Rows** below the header (rule T-K1): blank rows, the totals row (a cell reading
-  ``Tổng cộng``, ``Tong so``, ... and no task code) and note rows (no task code, text only
-  in the STT, content or lead-agency columns: a section heading such as ``I. Thể chế``, a
-  signature block, a footnote) are dropped and counted, each listed with its row number.
-  Every other row is a task row, kept even without a task code.
+  ``Tổng cộng``, ``Tong so``, ... and no task code, or that label as the task code) and note
+  rows (no task code, text only in the STT, content or lead-agency columns: a section heading
+  such as ``I. Thể chế``, a signature block, a footnote) are dropped and counted, each listed
+  with its row number. Every other row is a task row, kept even without a task code.
 * **Values**: dates from date or date-time cells, Excel serial numbers, or ``dd/mm/yyyy``
   text (``d/m/yyyy``, ``-`` or ``.`` between, an optional time; ISO ``yyyy-mm-dd`` too);
   ``Năm giao`` as an int when it is one; group and status matched to their canonical forms
@@ -525,6 +525,10 @@ def _task_row(
     if not texts:
         return DroppedRow(number, "blank", "")
     task_code = _text(cell("task_code"))
+    if task_code is not None and _is_total_label(fold(task_code)):
+        # Headers come in any order, and a totals row's label is typed in its first cell
+        # (often merged across): when the task code is the first column, it holds the label.
+        return DroppedRow(number, "totals", " | ".join(texts))
     if task_code is None:
         if any(_is_total_label(fold(text)) for text in texts):
             return DroppedRow(number, "totals", " | ".join(texts))
