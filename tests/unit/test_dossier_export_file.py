@@ -564,6 +564,17 @@ def test_manifest_with_bom_offset_and_naive_timestamp() -> None:
 
 
 @pytest.mark.parametrize(
+    "stamp", ["2026-03-01t23:59:00z", "2026-03-01T23:59:00z", "2026-03-01t23:59:00.1234567Z"]
+)
+def test_manifest_timestamp_in_lower_case_rfc_3339(stamp: str) -> None:
+    # RFC 3339 5.6: "T" and "Z" may be written in lower case.
+    data = json.dumps({**MANIFEST, "exported_at": stamp}).encode()
+    manifest = parse_manifest(data, name="m.json")
+    assert manifest.exported_at.replace(microsecond=0) == datetime(2026, 3, 1, 23, 59, tzinfo=UTC)
+    assert manifest.warnings == ()
+
+
+@pytest.mark.parametrize(
     ("data", "field", "message"),
     [
         (b"{not json", None, "not JSON"),

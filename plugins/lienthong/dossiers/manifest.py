@@ -99,7 +99,9 @@ def parse_manifest(data: bytes, *, name: str) -> Manifest:
         raise ManifestError(name, "sha256", f"must be 64 hexadecimal digits, not {sha256!r}")
     stamp = text_field("exported_at")
     try:
-        exported_at = datetime.fromisoformat(stamp)
+        # RFC 3339 (5.6) allows a lower-case "t" and "z", which fromisoformat refuses; every
+        # other character of a timestamp is the same in upper case.
+        exported_at = datetime.fromisoformat(stamp.upper())
     except ValueError:
         raise ManifestError(name, "exported_at", f"not an RFC 3339 timestamp: {stamp!r}") from None
     warnings: list[str] = []
