@@ -519,6 +519,61 @@ def test_a_rejected_file_sent_again_with_its_manifest_corrected_loads(
     assert third["outcome"] == "duplicate" and third["duplicate_of"] == second["file_no"]
 
 
+def test_a_held_file_its_published_correction_replaced_is_not_approved(
+    warehouse_url, people, tmp_path
+):
+    # The first delivery is held (its manifest's checksum lies); the province corrects the
+    # file, withdrawing a dossier, and the correction publishes. Approving the held one now
+    # would bring the withdrawn dossier back: refused, nothing changed.
+    source = _source(tmp_path)
+    first = generate_dossier_delivery(
+        PROVINCE,
+        DAY,
+        count=30,
+        seed=9,
+        defect_rate=0.0,
+        population=people,
+        options=DeliveryOptions(manifest="wrong_sha256"),
+    )
+    first.write(tmp_path)
+    (held,) = drain(source, "held", now=ARRIVAL)
+    assert held.status == "held"
+    correction = corrected_redelivery(first)
+    lines = correction.csv.split(b"\r\n")
+    withdrawn = correction.rows[0]["dossier_id"]
+    corrected_csv = b"\r\n".join(lines[:1] + lines[2:])
+    manifest = json.loads(correction.manifest)
+    manifest.update(rows=manifest["rows"] - 1, sha256=hashlib.sha256(corrected_csv).hexdigest())
+    correction = replace(
+        correction,
+        csv=corrected_csv,
+        manifest=json.dumps(manifest).encode(),
+        rows=correction.rows[1:],
+    )
+    correction.write(tmp_path)
+    (run,) = drain(source, "corrected", now=ARRIVAL + timedelta(hours=3))
+    assert run.status == "published", run.hold
+    published = _core(warehouse_url)
+    assert withdrawn not in {row[0] for row in published}
+
+    with (
+        psycopg.connect(warehouse_url, autocommit=True) as conn,
+        pytest.raises(decisions.DecisionError, match=r"corrected by delivery .*reject it instead"),
+    ):
+        decisions.approve_batch(conn, held.batch_no, user="operator@40", reason="looks fine")
+    assert _core(warehouse_url) == published
+    with psycopg.connect(warehouse_url) as conn:
+        status = conn.execute(
+            "SELECT status FROM audit.batches WHERE batch_no = %s", (held.batch_no,)
+        ).fetchone()[0]
+        decided = conn.execute("SELECT count(*) FROM audit.decisions").fetchone()[0]
+    assert (status, decided) == ("held", 0)
+    # Rejecting it stays open to the operator.
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        decisions.reject_batch(conn, held.batch_no, user="operator@40", reason="corrected since")
+    assert _core(warehouse_url) == published
+
+
 def test_too_many_unknown_applicants_hold_the_file(warehouse_url, people, tmp_path):
     source = _source(tmp_path)
     delivery = generate_dossier_delivery(

@@ -59,6 +59,19 @@ def of_batch(conn: psycopg.Connection, batch_no: int) -> dict[str, Any] | None:
     return _one(conn, "SELECT * FROM audit.landing_files WHERE batch_no = %s", (batch_no,))
 
 
+def published_correction(conn: psycopg.Connection, batch_no: int) -> dict[str, Any] | None:
+    """The published delivery that corrects the one a batch was read from, if any (the
+    latest): once it has replaced that delivery's rows, the batch can no longer publish."""
+    return _one(
+        conn,
+        """SELECT c.* FROM audit.landing_files f
+           JOIN audit.landing_files c ON c.corrects = f.file_no
+           WHERE f.batch_no = %s AND c.outcome = 'published'
+           ORDER BY c.file_no DESC LIMIT 1""",
+        (batch_no,),
+    )
+
+
 def of_source(conn: psycopg.Connection, source: str) -> list[dict[str, Any]]:
     """Every delivery of a source, in the order they were seen."""
     return _all(

@@ -40,6 +40,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from lienthong.landing import ledger
 from lienthong.pipeline import batches, staging, validation
 from lienthong.pipeline import publish as publishing
 from lienthong.pipeline.dataset import DIMENSIONS, Fix
@@ -575,6 +576,19 @@ def _lock_held_batch(conn: psycopg.Connection, batch_no: int) -> str:
     return dataset
 
 
+def _refuse_if_corrected(conn: psycopg.Connection, dataset: str, batch_no: int) -> None:
+    """A held file delivery that a published correction has replaced is not approved:
+    publishing it then would bring back the rows the correction withdrew."""
+    correction = ledger.published_correction(conn, batch_no)
+    if correction is not None:
+        raise DecisionError(
+            f"{dataset} batch {batch_no}: its file was corrected by delivery "
+            f"{correction['file_no']} ({correction['name']}, batch {correction['batch_no']}, "
+            "published): approving it would bring back rows the correction withdrew; reject "
+            "it instead; nothing was changed"
+        )
+
+
 def approve_batch(
     conn: psycopg.Connection, batch_no: int, *, user: str, reason: str, via: str = "review"
 ) -> Decision:
@@ -588,6 +602,7 @@ def approve_batch(
     _check_decider(user, reason, via)
     with conn.transaction():
         dataset = _lock_held_batch(conn, batch_no)
+        _refuse_if_corrected(conn, dataset, batch_no)
         decision = _record(
             conn,
             action="approve_batch",
