@@ -574,6 +574,34 @@ def test_a_held_file_its_published_correction_replaced_is_not_approved(
     assert _core(warehouse_url) == published
 
 
+def test_a_csv_whose_manifest_never_comes_is_held_after_a_day(warehouse_url, people, tmp_path):
+    # "A CSV with no manifest": it waits for it a day, then its batch is held by D-S1 for an
+    # operator to decide, rather than wait unseen for ever. Approved, its rows load.
+    source = _source(tmp_path)
+    lone = generate_dossier_delivery(
+        PROVINCE,
+        DAY,
+        count=25,
+        seed=10,
+        defect_rate=0.0,
+        population=people,
+        options=DeliveryOptions(manifest="missing"),
+    )
+    lone.write(tmp_path)
+    assert drain(source, "first-seen", now=ARRIVAL) == []
+    assert drain(source, "still-waiting", now=ARRIVAL + timedelta(hours=23)) == []
+    (run,) = drain(source, "a-day-later", now=ARRIVAL + timedelta(hours=24))
+    assert run.status == "held"
+    assert "no manifest" in run.hold
+    (record,) = ledger(warehouse_url, source.key)
+    assert (record["outcome"], record["first_seen"]) == ("held", ARRIVAL)
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        decisions.approve_batch(
+            conn, run.batch_no, user="operator@40", reason="the province confirmed the file"
+        )
+    assert {row[0] for row in _core(warehouse_url)} == {row["dossier_id"] for row in lone.rows}
+
+
 def test_too_many_unknown_applicants_hold_the_file(warehouse_url, people, tmp_path):
     source = _source(tmp_path)
     delivery = generate_dossier_delivery(

@@ -4,7 +4,8 @@ moving them on once their batch has an outcome.
 A run of a file source takes the next *ready* delivery, oldest first (by the date its name
 carries, then by name), or nothing. Before that it accounts for everything else it sees: a
 dossier CSV without its manifest *waits* (recorded with the time it was first seen, reported
-with how long it has waited, never loaded); a file whose name is not the source's is left
+with how long it has waited), for `WAIT_LIMIT` at most: then it is taken without, and rule
+D-S1 holds its batch ("no manifest") for an operator, rather than wait unseen for ever; a file whose name is not the source's is left
 where it is and recorded as *ignored*; a delivery whose bytes an earlier delivery of the source
 already had (published, held or being read; not rejected) is a *duplicate*: recorded, moved
 to the archive, nothing loaded (exactly once per file content). A retried run finds the
@@ -22,8 +23,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -36,6 +37,10 @@ from lienthong.pipeline.extraction import ExtractRequest
 log = logging.getLogger(__name__)
 
 _HASH_BLOCK = 1 << 20
+
+#: How long a delivery waits for what completes it (a dossier CSV for its manifest) before it
+#: is taken without: a day, the rhythm of the exports.
+WAIT_LIMIT = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,7 @@ def take_next(request: ExtractRequest, dataset: str, grouping: Grouping) -> Take
             )
             log.warning("%s: %s: %s; left where it is", source.key, stray.file.name, stray.reason)
         waiting = [d for d in deliveries if d.waiting_for is not None]
+        waited_enough: list[Delivery] = []
         for delivery in waiting:
             assert delivery.data is not None
             row = ledger.record_pending(
@@ -176,19 +182,35 @@ def take_next(request: ExtractRequest, dataset: str, grouping: Grouping) -> Take
                 now=now,
                 reason=f"waits for {delivery.waiting_for}",
             )
+            if now - row["first_seen"] >= WAIT_LIMIT:
+                log.warning(
+                    "%s: %s has waited for %s since %s UTC (%s): taken without it, for an "
+                    "operator to decide",
+                    source.key,
+                    delivery.name,
+                    delivery.waiting_for,
+                    f"{row['first_seen']:%Y-%m-%d %H:%M}",
+                    _age(row["first_seen"], now),
+                )
+                waited_enough.append(replace(delivery, waiting_for=None))
+                continue
             log.warning(
-                "%s: %s waits for %s since %s UTC (%s); it is not loaded until then",
+                "%s: %s waits for %s since %s UTC (%s); it is not loaded until then (or for "
+                "%s, then taken without it)",
                 source.key,
                 delivery.name,
                 delivery.waiting_for,
                 f"{row['first_seen']:%Y-%m-%d %H:%M}",
                 _age(row["first_seen"], now),
+                _age(now - WAIT_LIMIT, now),
             )
         # A waiting file whose manifest came is taken below; one no longer there is gone.
         present = {d.name for d in deliveries if d.data is not None}
         ledger.mark_gone(conn, source.key, present, now)
 
-    ready = sorted((d for d in deliveries if d.waiting_for is None), key=_oldest_first)
+    ready = sorted(
+        [*(d for d in deliveries if d.waiting_for is None), *waited_enough], key=_oldest_first
+    )
     for delivery in ready:
         taken = _take_or_skip(request, dataset, area, delivery)
         if taken is not None:
