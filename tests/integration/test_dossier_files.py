@@ -202,6 +202,24 @@ def test_every_encoding_delimiter_and_column_order_loads_the_same_rows(
     assert {r["outcome"] for r in ledger(warehouse_url, source.key)} == {"published"}
 
 
+def _withdrawing_first_dossier(correction):
+    """The correction without its first dossier (withdrawn at the source), its manifest to
+    match; and that dossier's id."""
+    withdrawn = correction.rows[0]["dossier_id"]
+    lines = correction.csv.split(b"\r\n")
+    assert lines[1].startswith(withdrawn.encode())
+    corrected_csv = b"\r\n".join(lines[:1] + lines[2:])
+    manifest = json.loads(correction.manifest)
+    manifest.update(rows=manifest["rows"] - 1, sha256=hashlib.sha256(corrected_csv).hexdigest())
+    changed = replace(
+        correction,
+        csv=corrected_csv,
+        manifest=json.dumps(manifest).encode(),
+        rows=correction.rows[1:],
+    )
+    return changed, withdrawn
+
+
 def test_a_redelivery_loads_nothing_and_a_correction_replaces_the_rows(
     warehouse_url, people, tmp_path
 ):
@@ -230,20 +248,8 @@ def test_a_redelivery_loads_nothing_and_a_correction_replaces_the_rows(
 
     # The same name with corrected content: its rows replace the first delivery's. The
     # correction also withdraws a dossier the first delivery published: it leaves core.
-    correction = corrected_redelivery(first)
-    withdrawn = correction.rows[0]["dossier_id"]
+    correction, withdrawn = _withdrawing_first_dossier(corrected_redelivery(first))
     assert withdrawn in {row[0] for row in before}
-    lines = correction.csv.split(b"\r\n")
-    assert lines[1].startswith(withdrawn.encode())
-    corrected_csv = b"\r\n".join(lines[:1] + lines[2:])
-    manifest = json.loads(correction.manifest)
-    manifest.update(rows=manifest["rows"] - 1, sha256=hashlib.sha256(corrected_csv).hexdigest())
-    correction = replace(
-        correction,
-        csv=corrected_csv,
-        manifest=json.dumps(manifest).encode(),
-        rows=correction.rows[1:],
-    )
     correction.write(tmp_path)
     (run,) = drain(source, "corrected", now=ARRIVAL + timedelta(days=1))
     assert run.status == "published", run.hold
@@ -538,18 +544,7 @@ def test_a_held_file_its_published_correction_replaced_is_not_approved(
     first.write(tmp_path)
     (held,) = drain(source, "held", now=ARRIVAL)
     assert held.status == "held"
-    correction = corrected_redelivery(first)
-    lines = correction.csv.split(b"\r\n")
-    withdrawn = correction.rows[0]["dossier_id"]
-    corrected_csv = b"\r\n".join(lines[:1] + lines[2:])
-    manifest = json.loads(correction.manifest)
-    manifest.update(rows=manifest["rows"] - 1, sha256=hashlib.sha256(corrected_csv).hexdigest())
-    correction = replace(
-        correction,
-        csv=corrected_csv,
-        manifest=json.dumps(manifest).encode(),
-        rows=correction.rows[1:],
-    )
+    correction, withdrawn = _withdrawing_first_dossier(corrected_redelivery(first))
     correction.write(tmp_path)
     (run,) = drain(source, "corrected", now=ARRIVAL + timedelta(hours=3))
     assert run.status == "published", run.hold
