@@ -418,6 +418,13 @@ def test_utf16_is_refused_with_the_file_name() -> None:
         read(data)
 
 
+def test_a_header_the_csv_parser_gives_up_on_is_refused_with_the_file_name() -> None:
+    # A quote opened in the header and never closed, longer than the csv module's field limit.
+    data = b'dossier_id,"' + b"x" * 200_000 + b"\r\nA\r\n"
+    with pytest.raises(ExportFileError, match=r"dossiers_01_20260301\.csv: its header line"):
+        read(data)
+
+
 # ---------------------------------------------------------------------------------------------
 # Streaming
 # ---------------------------------------------------------------------------------------------

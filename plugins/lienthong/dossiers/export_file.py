@@ -307,7 +307,8 @@ class DossierExportReader:
         claimed_encoding: what the manifest says (only compared, and a tie-break).
 
     Raises:
-        ExportFileError: the file starts with a UTF-16 byte order mark.
+        ExportFileError: the file starts with a UTF-16 byte order mark, or its header line
+            cannot be read as CSV.
     """
 
     def __init__(self, stream: BinaryIO, *, name: str, claimed_encoding: str | None = None) -> None:
@@ -420,8 +421,15 @@ class DossierExportReader:
                 self._blank_lines += 1
                 self._lines.record.clear()
                 continue
-            self._delimiter = _sniff_delimiter(line)
-            self._header_raw = next(csv.reader([line], delimiter=self._delimiter))
+            try:
+                self._delimiter = _sniff_delimiter(line)
+                self._header_raw = next(csv.reader([line], delimiter=self._delimiter))
+            except csv.Error as error:
+                # A runaway quote in the header (past the csv module's field limit): the file
+                # cannot be read at all, and says so, rather than fail every run that takes it.
+                raise ExportFileError(
+                    f"dossier file {self.name}: its header line cannot be read as CSV ({error})"
+                ) from None
             self._lines.record.clear()
             return self._parse_records()
         self._complete = True
