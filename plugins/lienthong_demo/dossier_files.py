@@ -459,7 +459,8 @@ def _deliver(
 
 
 def _read_back(value: str, options: DeliveryOptions) -> str | None:
-    """The value as a correct reader returns it (TCVN3 keeps no toned capitals)."""
+    """The value as a correct reader returns it (TCVN3 keeps no toned capitals: the reader
+    restores what a word's neighbours show, `lienthong.text.encodings.decode`)."""
     if not value.strip():
         return None
     return encodings.decode(encodings.encode(value, options.encoding), options.encoding)

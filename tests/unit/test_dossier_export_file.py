@@ -176,6 +176,18 @@ def test_tcvn3_capitals_with_tone_marks_come_back_in_all_capital_words() -> None
     assert rows[0].values["procedure_name"] == "ĐĂNG KÝ THƯỜNG TRÚ"
 
 
+def test_tcvn3_names_starting_with_a_toned_capital_come_back_capital() -> None:
+    # TCVN3 has no toned capitals: "Ánh" was written with the byte of "ánh". Among Title-case
+    # words it is a Title word; text with small words (a procedure's name) stays as it is.
+    row = dict(
+        ROWS[0], applicant_name="Nguyễn Thị Ánh Tuyết", procedure_name="Cấp đổi ảnh thẻ ở xã"
+    )
+    rows, reader = read(make_csv([row], encoding="tcvn3"))
+    assert reader.facts.encoding == "tcvn3"
+    assert rows[0].values["applicant_name"] == "Nguyễn Thị Ánh Tuyết"
+    assert rows[0].values["procedure_name"] == "Cấp đổi ảnh thẻ ở xã"
+
+
 @pytest.mark.parametrize("encoding", ["windows-1258", "tcvn3"])
 def test_a_short_file_with_one_accented_letter(encoding: str) -> None:
     row = {column: "" for column in DOCUMENTED_COLUMNS}

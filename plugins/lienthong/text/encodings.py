@@ -38,8 +38,9 @@ and surer.
 
 Decoding gives NFC text: Windows-1258 writes many toned letters as a base letter and a
 combining tone mark (only some toned letters are in the code page), and NFC composes them.
-TCVN3 is ``vietnamese.decode_tcvn3`` plus one step that needs the whole field: a short word
-whose toned letter came out small ("Ký") among words all in capitals is a capital word.
+TCVN3 is ``vietnamese.decode_tcvn3`` plus two steps that need the whole field: a short word
+whose toned letter came out small ("Ký") among words all in capitals is a capital word, and a
+word that starts with a small toned letter ("ánh") among Title-case words is a Title word.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def decode(data: bytes, encoding: str, *, errors: str = "strict") -> str:
     if data.isascii():
         return data.decode("ascii")
     if encoding == TCVN3:
-        return _capitals_in_capital_text(decode_tcvn3(data))
+        return _capitals_in_title_text(_capitals_in_capital_text(decode_tcvn3(data)))
     codec = {UTF8: "utf-8", UTF8_SIG: "utf-8-sig", WINDOWS_1258: "cp1258", ASCII: "ascii"}.get(
         encoding
     )
@@ -180,6 +181,29 @@ def _capitals_in_capital_text(text: str) -> str:
     if not others or not all(w.isupper() for w in others):
         return text
     return _WORD.sub(lambda m: m.group().upper() if m.group() in small_toned else m.group(), text)
+
+
+def _capitals_in_title_text(text: str) -> str:
+    """TCVN3: "Nguyễn Thị ánh Tuyết" → "Nguyễn Thị Ánh Tuyết" when the other words of the
+    text are all Title case (a name, a title).
+
+    TCVN3 has no capital with a tone mark: a word that starts with one (Ánh, Ý, Ủy) was
+    written with the small letter's byte, and Vietnamese names capitalise every word. Text
+    with any other word in small letters (a procedure's name, an address) is left as it is.
+    """
+    words = _WORD.findall(text)
+    small_toned = [w for w in words if w[0] in _TONED_SMALL and w.islower()]
+    if not small_toned:
+        return text
+    others = [w for w in words if w not in small_toned]
+    if len(others) < 2 or not all(
+        w[0].isupper() and (w[1:].islower() or len(w) == 1) for w in others
+    ):
+        return text
+    return _WORD.sub(
+        lambda m: m.group()[0].upper() + m.group()[1:] if m.group() in small_toned else m.group(),
+        text,
+    )
 
 
 def encode(text: str, encoding: str, *, decompose_all: bool = False) -> bytes:
