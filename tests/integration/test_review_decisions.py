@@ -252,6 +252,45 @@ def test_a_decision_needs_a_user_a_reason_and_rows_in_quarantine(
     assert snapshot(warehouse_url) == before
 
 
+def test_text_the_warehouse_cannot_keep_and_rows_beyond_its_range_are_refused(
+    warehouse_url, published_batch, broken
+):
+    # A NUL character or a lone surrogate (JSON's \u0000, \ud800) cannot be kept as text, and a
+    # row number beyond an integer's range is in no quarantine: each is a DecisionError naming
+    # what was wrong, not a database error halfway through a decision; nothing changes.
+    before = snapshot(warehouse_url)
+    with connect(warehouse_url) as conn:
+        row = _row(conn, published_batch, broken["sex"])
+        with pytest.raises(DecisionError, match="the reason contains a NUL"):
+            decisions.reject_rows(conn, published_batch, row_nos=[row], user="an", reason="a\x00")
+        with pytest.raises(DecisionError, match="the reason contains a lone surrogate"):
+            decisions.reject_rows(conn, published_batch, row_nos=[row], user="an", reason="\ud800")
+        with pytest.raises(DecisionError, match="the user contains a NUL"):
+            decisions.reject_rows(conn, published_batch, row_nos=[row], user="a\x00", reason="x")
+        with pytest.raises(DecisionError, match="the rule contains a NUL"):
+            decisions.reject_rows(conn, published_batch, rule_id="P-C7\x00", user="an", reason="x")
+        with pytest.raises(NothingToDecide, match=r"\[4294967296\]"):
+            decisions.reject_rows(conn, published_batch, row_nos=[2**32], user="an", reason="x")
+        for fields, wrong in (
+            ({"sex": "M\x00"}, "the corrected value of 'sex' contains a NUL"),
+            ({"sex": "\udc80"}, "the corrected value of 'sex' contains a lone surrogate"),
+            ({"se\x00x": "M"}, "the corrected field .* contains a NUL"),
+        ):
+            with pytest.raises(DecisionError, match=wrong):
+                decisions.release_rows(
+                    conn,
+                    published_batch,
+                    row_nos=[row],
+                    corrections={row: fields},
+                    user="an",
+                    reason="x",
+                    warehouse_url=warehouse_url,
+                    now=NOW,
+                )
+        assert decisions.pending_releases(conn) == []
+    assert snapshot(warehouse_url) == before
+
+
 def test_decisions_are_append_only(warehouse_url, published_batch):
     with connect(warehouse_url) as conn:
         decisions.reject_rows(conn, published_batch, rule_id="P-C1", user="binh", reason="x")

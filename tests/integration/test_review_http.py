@@ -158,6 +158,71 @@ def test_the_operator_sees_everything_and_the_data_docs(as_operator, batches):
     assert trend.status_code == 200
 
 
+def test_malformed_requests_are_4xx_naming_what_is_wrong_never_500(
+    as_operator, batches, module_warehouse
+):
+    published = batches["published"]
+    before = warehouse_state(module_warehouse)
+    row = row_of(module_warehouse, published, batches["broken"]["no_name"])
+    # Pages beyond any list (their offset overflowed the warehouse's bigint).
+    for path in ("/api/batches", "/", f"/batches/{published}"):
+        response = as_operator.get(path, params={"page": str(10**20)})
+        assert response.status_code == 422, path
+        assert response.json()["detail"][0]["loc"] == ["query", "page"]
+    fixes = as_operator.get(f"/batches/{published}", params={"fixes_page": str(10**20)})
+    assert fixes.status_code == 422
+    # The last day there is, as "until" (its next day overflowed).
+    assert as_operator.get("/api/batches", params={"until": "9999-12-31"}).status_code == 200
+    assert as_operator.get("/", params={"until": "9999-12-31"}).status_code == 200
+    # A NUL character in a query or path parameter, which the warehouse cannot take.
+    for path, name in (
+        ("/api/batches?province=%00", "province"),
+        ("/?status=%00", "status"),
+        (f"/batches/{published}?rule=%00", "rule"),
+        ("/trend?province=%00", "province"),
+        ("/runs/population%00/x", "dag_id"),
+        (f"/data-docs/population/{published}/index%00.html", "path"),
+    ):
+        response = as_operator.get(path)
+        assert response.status_code == 400, path
+        assert response.json()["detail"].startswith(f"{name}: contains a NUL"), path
+    # Bodies: a NUL or a lone surrogate (JSON's own escapes), a row number beyond an integer.
+    release = f"/api/batches/{published}/rows/release"
+    for path, body, field in (
+        (
+            f"/api/batches/{published}/rows/reject",
+            rb'{"row_nos": [0], "reason": "a\u0000"}',
+            "reason",
+        ),
+        (
+            f"/api/batches/{published}/rows/reject",
+            rb'{"row_nos": [0], "reason": "\ud800"}',
+            "reason",
+        ),
+        (
+            f"/api/batches/{published}/rows/reject",
+            rb'{"rule_id": "P\u0000", "reason": "r"}',
+            "rule_id",
+        ),
+        (
+            release,
+            rb'{"row_nos": [0], "reason": "r", "corrections": {"0": {"sex": "\ud800"}}}',
+            "corrections",
+        ),
+        (f"/api/batches/{batches['held']}/approve", rb'{"reason": "ok\u0000"}', "reason"),
+    ):
+        response = as_operator.post(
+            path, content=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422, (path, body, response.text)
+        assert response.json()["detail"][0]["loc"] == ["body", field]
+    beyond = as_operator.post(
+        f"/api/batches/{published}/rows/reject", json={"row_nos": [row, 2**40], "reason": "r"}
+    )
+    assert beyond.status_code == 400 and str(2**40) in beyond.json()["detail"]
+    assert warehouse_state(module_warehouse) == before
+
+
 def test_decisions_over_http_are_audited_with_user_time_reason_and_rows(
     as_operator, batches, module_warehouse
 ):

@@ -97,11 +97,35 @@ class ReleaseOutcome:
     collapsed: list[int]  # row_nos released twice over (identical copies), kept once
 
 
+#: The largest row number (``row_no`` is an integer column): a larger one is in no quarantine.
+ROW_NO_MAX = 2**31 - 1
+
+
+def check_text(value: str, what: str) -> str:
+    """``value`` if the warehouse can keep it as text, else ``DecisionError`` naming ``what``.
+
+    PostgreSQL text holds no NUL character and UTF-8 no lone surrogate (which JSON's
+    ``\\u0000`` and ``\\ud800`` escapes let through): refused here, before anything is
+    written, rather than failing the decision's transaction halfway with a database error.
+    """
+    if "\x00" in value:
+        raise DecisionError(f"{what} contains a NUL character (U+0000), which cannot be kept")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DecisionError(
+            f"{what} contains a lone surrogate (invalid Unicode), which cannot be kept"
+        ) from None
+    return value
+
+
 def _check_decider(user: str, reason: str, via: str) -> None:
     if not user or not user.strip():
         raise DecisionError("a decision needs the user who takes it")
     if not reason or not reason.strip():
         raise DecisionError("a decision needs a reason")
+    check_text(user, "the user")
+    check_text(reason, "the reason")
     if via not in VIA:
         raise DecisionError(f"via must be one of {VIA}, not {via!r}")
 
@@ -136,6 +160,9 @@ def apply_corrections(
             raise DecisionError(f"cannot correct field {field!r}: use 'name' or 'object.name'")
         if value is not None and not isinstance(value, str):
             raise DecisionError(f"the corrected value of {field!r} must be text or null")
+        check_text(field, f"the corrected field {field!r}")
+        if value is not None:
+            check_text(value, f"the corrected value of {field!r}")
         if len(parts) == 1:
             corrected[field] = value
             continue
@@ -236,6 +263,14 @@ def _held_rows(
     wanted = None if row_nos is None else sorted({int(r) for r in row_nos})
     if wanted == []:
         raise NothingToDecide("no rows chosen")
+    if rule_id is not None:
+        check_text(rule_id, "the rule")
+    beyond = [r for r in wanted or () if not -ROW_NO_MAX - 1 <= r <= ROW_NO_MAX]
+    if beyond:
+        # The query would fail on them (integer out of range): no quarantine has such rows.
+        raise NothingToDecide(
+            f"batch {batch_no} has no quarantined rows {beyond}; nothing was changed"
+        )
     dataset = conn.execute(
         "SELECT dataset FROM audit.batches WHERE batch_no = %s", (batch_no,)
     ).fetchone()

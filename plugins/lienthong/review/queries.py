@@ -140,7 +140,7 @@ def _batch_filters(
     if since:
         clauses.append(sql.SQL("b.created_at >= %(since)s"))
         params["since"] = since
-    if until:
+    if until and until < date.max:  # the last day there is bounds nothing (and has no next)
         clauses.append(sql.SQL("b.created_at < %(until)s"))
         params["until"] = until + timedelta(days=1)
     if province:

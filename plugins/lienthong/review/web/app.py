@@ -14,6 +14,8 @@ from urllib.parse import urlencode
 
 import psycopg
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -32,6 +34,9 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 25
+#: The last page a list may be asked for: further, its offset would overflow the warehouse's
+#: bigint (a 500); no list of the review is anywhere near that long.
+MAX_PAGE = 10**9
 
 
 def _warehouse() -> Iterator[psycopg.Connection]:
@@ -113,6 +118,16 @@ def _prefix(request: Request) -> str:
 def _text(value: str | None) -> str | None:
     """A form value: blank means not given."""
     return value.strip() or None if value else None
+
+
+def _no_nul(request: Request) -> None:
+    """Refuse a path or query parameter the warehouse cannot take as text (a NUL character:
+    PostgreSQL refuses it, and a file path cannot hold one), naming it, rather than a 500."""
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if isinstance(value, str) and "\x00" in value:
+            raise HTTPException(
+                status.HTTP_400_BAD_REQUEST, f"{name}: contains a NUL character (U+0000)"
+            )
 
 
 def _day(value: str | None, name: str) -> date | None:
@@ -229,7 +244,17 @@ class _Reasoned(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("a decision needs a reason")
-        return value.strip()
+        # Checked before anything is done (a held batch's Required Action is answered in
+        # Airflow before the decision is recorded).
+        return _storable(value.strip(), "the reason")
+
+
+def _storable(value: str, what: str) -> str:
+    """Text the warehouse can keep (``decisions.check_text``), as a validation error."""
+    try:
+        return decisions.check_text(value, what)
+    except decisions.DecisionError as error:
+        raise ValueError(str(error)) from None
 
 
 class RowsChoice(_Reasoned):
@@ -238,10 +263,27 @@ class RowsChoice(_Reasoned):
     row_nos: list[int] | None = None
     rule_id: str | None = None
 
+    @field_validator("rule_id")
+    @classmethod
+    def _storable_rule(cls, value: str | None) -> str | None:
+        return None if value is None else _storable(value, "the rule")
+
 
 class ReleaseBody(RowsChoice):
     #: per row number, {payload field: corrected value}
     corrections: dict[int, dict[str, str | None]] = Field(default_factory=dict)
+
+    @field_validator("corrections")
+    @classmethod
+    def _storable_corrections(
+        cls, value: dict[int, dict[str, str | None]]
+    ) -> dict[int, dict[str, str | None]]:
+        for row_no, fields in value.items():
+            for field, corrected in fields.items():
+                _storable(field, f"row {row_no}: the corrected field")
+                if corrected is not None:
+                    _storable(corrected, f"row {row_no}: the corrected value of {field!r}")
+        return value
 
 
 class BatchDecisionBody(_Reasoned):
@@ -280,8 +322,20 @@ def create_app() -> FastAPI:
         description="Operators' review of quarantined rows and held batches.",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(_no_nul)],
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError) -> Response:
+        # FastAPI's own handler echoes the input back as UTF-8: a lone surrogate in it (JSON's
+        # "\ud800", refused by the bodies' validators) cannot be encoded, and the 422 became a
+        # 500. Escaped as JSON allows, it can.
+        return Response(
+            json.dumps({"detail": jsonable_encoder(error.errors())}, ensure_ascii=True),
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            media_type="application/json",
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, error: StarletteHTTPException) -> Response:
@@ -322,7 +376,7 @@ def create_app() -> FastAPI:
         status_: Annotated[str | None, Query(alias="status")] = None,
         since: str | None = None,
         until: str | None = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     ) -> HTMLResponse:
         viewable = reader.datasets()
         dataset, province, status_ = _text(dataset), _text(province), _text(status_)
@@ -362,8 +416,8 @@ def create_app() -> FastAPI:
         conn: WarehouseDep,
         rule: str | None = None,
         row_status: str | None = None,
-        page: Annotated[int, Query(ge=1)] = 1,
-        fixes_page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
+        fixes_page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     ) -> HTMLResponse:
         found, reviewed = _reviewed_batch(conn, batch_no, reader)
         rule, row_status = _text(rule), _text(row_status)
@@ -523,7 +577,7 @@ def create_app() -> FastAPI:
         status_: Annotated[str | None, Query(alias="status")] = None,
         since: date | None = None,
         until: date | None = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     ) -> dict[str, Any]:
         viewable = reader.datasets()
         found = queries.list_batches(
