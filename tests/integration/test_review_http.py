@@ -223,6 +223,45 @@ def test_malformed_requests_are_4xx_naming_what_is_wrong_never_500(
     assert warehouse_state(module_warehouse) == before
 
 
+def test_approving_a_delivery_its_published_correction_replaced_is_refused_before_airflow(
+    as_operator, airflow, batches, module_warehouse
+):
+    # The held batch stands for a file delivery that a published correction has replaced, and
+    # waits as a Required Action: the view refuses to approve it before answering Airflow,
+    # whose answer, once given, could no longer be rejected from here.
+    held, published = batches["held"], batches["published"]
+    with psycopg.connect(module_warehouse, autocommit=True) as conn:
+        before = warehouse_state(module_warehouse)
+        common = "'dossiers_40', 'dossiers', 'x.csv', 'landing', now(), now()"
+        (replaced,) = conn.execute(
+            "INSERT INTO audit.landing_files (source, dataset, name, landing, first_seen,"
+            f" last_seen, outcome, batch_no) VALUES ({common}, 'held', %s) RETURNING file_no",
+            (held,),
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO audit.landing_files (source, dataset, name, landing, first_seen,"
+            f" last_seen, outcome, batch_no, corrects) VALUES ({common}, 'published', %s, %s)",
+            (published, replaced),
+        )
+        conn.execute(
+            "INSERT INTO audit.batch_reviews (batch_no, dag_id, run_id, task_id)"
+            " VALUES (%s, 'population', 'no-such-run', 'review')",
+            (held,),
+        )
+        try:
+            answer = as_operator.post(f"/api/batches/{held}/approve", json={"reason": "fine"})
+            after = warehouse_state(module_warehouse)
+        finally:
+            conn.execute("DELETE FROM audit.batch_reviews WHERE batch_no = %s", (held,))
+            conn.execute("DELETE FROM audit.landing_files WHERE corrects = %s", (replaced,))
+            conn.execute("DELETE FROM audit.landing_files WHERE file_no = %s", (replaced,))
+    assert answer.status_code == 400, answer.text
+    assert "corrected by delivery" in answer.json()["detail"]
+    assert after == before
+    # Airflow was not asked to take the answer (its access log would show the run).
+    assert "no-such-run" not in (airflow.home / "api-server.log").read_text()
+
+
 def test_decisions_over_http_are_audited_with_user_time_reason_and_rows(
     as_operator, batches, module_warehouse
 ):

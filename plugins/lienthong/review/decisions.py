@@ -611,9 +611,9 @@ def _lock_held_batch(conn: psycopg.Connection, batch_no: int) -> str:
     return dataset
 
 
-def _refuse_if_corrected(conn: psycopg.Connection, dataset: str, batch_no: int) -> None:
-    """A held file delivery that a published correction has replaced is not approved:
-    publishing it then would bring back the rows the correction withdrew."""
+def refuse_if_corrected(conn: psycopg.Connection, dataset: str, batch_no: int) -> None:
+    """Refuse (`DecisionError`) to approve a held file delivery that a published correction has
+    replaced: publishing it then would bring back the rows the correction withdrew."""
     correction = ledger.published_correction(conn, batch_no)
     if correction is not None:
         raise DecisionError(
@@ -637,7 +637,7 @@ def approve_batch(
     _check_decider(user, reason, via)
     with conn.transaction():
         dataset = _lock_held_batch(conn, batch_no)
-        _refuse_if_corrected(conn, dataset, batch_no)
+        refuse_if_corrected(conn, dataset, batch_no)
         decision = _record(
             conn,
             action="approve_batch",

@@ -699,6 +699,13 @@ def create_app() -> FastAPI:
                 else f"batch {batch_no} is {found['status']}, not held"
             )
             raise HTTPException(status.HTTP_409_CONFLICT, detail)
+        if approve:
+            # Refused before Airflow's Required Action is answered: answered, it could no
+            # longer be rejected from here.
+            try:
+                decisions.refuse_if_corrected(conn, found["dataset"], batch_no)
+            except decisions.DecisionError as error:
+                raise _refused(error) from error
         answered_in_airflow = False
         if found["required_action"]:
             # Airflow's lock on the Required Action decides who answered first.
