@@ -75,8 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import psycopg
 
+    from lienthong.warehouse.connection import WarehouseConfigError
+
     try:
         return args.run(args)
+    except WarehouseConfigError as exc:  # a configuration to correct: no traceback to read
+        print(f"lienthong {args.command}: {exc}", file=sys.stderr)
+        return 2
     except psycopg.OperationalError as exc:
         print(f"lienthong {args.command}: the warehouse cannot be reached: {exc}", file=sys.stderr)
         return 1

@@ -104,6 +104,38 @@ def test_a_non_postgresql_url_is_refused(monkeypatch):
         connection.warehouse_url()
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql:/loader:Pw-0f-the-wh@db/wh",  # one slash: read as key=value pairs
+        "postgresql://loader:Pw-0f%the-wh@db/wh",  # a "%" not percent-encoded
+        "postgresql://loader:Pw-0f%e9-wh@db/wh",  # percent-encoded, but not UTF-8
+        "postgresql://loader:Pw-0f-the-wh@db/wh?sslmod=require",  # not a libpq parameter
+        "postgresql://loader:Pw-0f@the-wh@db/wh",  # an "@" not percent-encoded
+    ],
+)
+def test_a_malformed_url_is_an_error_naming_the_variable_without_the_password(monkeypatch, url):
+    monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", url)
+    with pytest.raises(connection.WarehouseConfigError) as raised:
+        connection.warehouse_url()
+    error = raised.value
+    assert "LIENTHONG_WAREHOUSE_URL" in str(error)
+    assert "Pw-0f" not in str(error) and "the-wh" not in str(error)
+    # Nor in the traceback: psycopg's own error, which quotes it, is not chained.
+    assert error.__cause__ is None
+    assert error.__context__ is None or error.__suppress_context__
+
+
+def test_the_command_reports_a_malformed_url_without_a_traceback(monkeypatch, capsys):
+    from lienthong.cli import main
+
+    monkeypatch.setenv("LIENTHONG_WAREHOUSE_URL", "postgresql://loader:Pw-0f%the-wh@db/wh")
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("lienthong migrate: LIENTHONG_WAREHOUSE_URL cannot be read")
+    assert "Pw-0f" not in err and "Traceback" not in err
+
+
 def test_the_password_is_registered_with_the_secrets_masker(monkeypatch):
     from airflow.sdk._shared.secrets_masker import redact as masked
 

@@ -107,10 +107,45 @@ def _backend_failures(conn_id: str) -> list[str]:
     return failures
 
 
+def _from_env(value: str) -> str:
+    """``LIENTHONG_WAREHOUSE_URL`` as a libpq string, checked here rather than at the first
+    connection: psycopg's errors about a string it cannot parse quote the part it stumbled on
+    (often the password, e.g. an unencoded ``%``) and would reach the task log unmasked, since
+    the masker cannot find a password in a string that does not parse.
+
+    Raises:
+        WarehouseConfigError: naming the variable, never quoting the password.
+    """
+    try:
+        url = _libpq(value)
+        params = conninfo_to_dict(url)
+    except WarehouseConfigError as exc:
+        raise WarehouseConfigError(f"{ENV_VAR}: {exc}") from None
+    except (psycopg.ProgrammingError, UnicodeDecodeError) as exc:
+        reason = (
+            "a percent-encoded value is not UTF-8"
+            if isinstance(exc, UnicodeDecodeError)
+            # What psycopg quotes may be the password (all but a missing "=").
+            else re.sub(r'"([^"]*)"', lambda m: m[0] if m[1] == "=" else '"…"', str(exc).strip())
+        )
+        # Only the URI form is redacted reliably; a string that is neither is not shown.
+        shown = f" ({redact(value)})" if _SCHEME.match(value) else ""
+        raise WarehouseConfigError(
+            f"{ENV_VAR} cannot be read as a PostgreSQL URL or libpq connection string: "
+            f"{reason}{shown}; special characters of the user and password are percent-encoded"
+        ) from None  # psycopg's own error, chained, would show the password in the traceback
+    if "@" in (params.get("host") or ""):
+        # libpq reads "u:p@ss@db" as password "p" on host "ss@db", then names that host.
+        raise WarehouseConfigError(
+            f"{ENV_VAR}: an '@' in the user or password must be percent-encoded (%40)"
+        )
+    return url
+
+
 def warehouse_url() -> str:
     """The warehouse's libpq string: environment, Airflow connection, or the embedded server."""
     env = os.environ.get(ENV_VAR)
-    url = _libpq(env) if env else _from_airflow(WAREHOUSE_CONN_ID)
+    url = _from_env(env) if env else _from_airflow(WAREHOUSE_CONN_ID)
     if not url:
         from lienthong.warehouse import embedded
 
