@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -99,12 +100,18 @@ class Source(BaseModel):
     def _schedule(cls, value: str | None) -> str | None:
         if value is None or value in _PRESETS:
             return value
-        from croniter import croniter
+        from croniter import CroniterBadDateError, croniter
 
         if not croniter.is_valid(value):
             raise ValueError(
                 f"{value!r} is neither a cron expression nor one of {sorted(_PRESETS)}"
             )
+        try:
+            croniter(value, datetime.now(UTC)).get_next(datetime)
+        except CroniterBadDateError:
+            # "0 0 31 2 *", or a year gone by: Airflow would load the DAG, log croniter's
+            # traceback, and never run it.
+            raise ValueError(f"{value!r} never fires (no such date from now on)") from None
         return value
 
     @field_validator("thresholds")
@@ -183,9 +190,21 @@ def load_sources(path: Path | None = None) -> SourcesFile:
     """
     path = path or sources_path()
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except OSError as exc:
         raise SourcesFileError(f"{path}: cannot read the sources file ({exc.strerror})") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A file saved as Windows-1258 or UTF-16 (Vietnamese comments): say which file and where,
+        # which a bare UnicodeDecodeError, as the DAG files' import error, did not.
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SourcesFileError(
+            f"{path}: line {line}: not UTF-8 (byte 0x{raw[exc.start]:02x}); save the sources "
+            "file as UTF-8"
+        ) from None
+    try:
+        document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SourcesFileError(f"{path}: not valid YAML: {exc}") from exc
     entries = document.get("sources") if isinstance(document, dict) else None
