@@ -66,6 +66,16 @@ class Source(BaseModel):
     page_size: int | None = Field(default=None, ge=1, le=5000)
     commit_lag_seconds: int | None = Field(default=None, ge=0, le=86_400)
 
+    @field_validator("thresholds", "page_size", "commit_lag_seconds", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        # YAML reads yes/no/on/off/true as booleans, which pydantic would take as 1 and 0: a
+        # threshold of 100 %, a page of one item, a lag of one second, all without a word.
+        values = value.values() if isinstance(value, dict) else [value]
+        if any(isinstance(v, bool) for v in values):
+            raise ValueError(f"{value!r}: a boolean (YAML's yes/no/on/off) is not a number")
+        return value
+
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:

@@ -49,3 +49,33 @@ def test_a_schedule_that_fires_is_kept(tmp_path, schedule):
     read = load_sources(sources)
     assert read.errors == ()
     assert read.sources[0].effective_schedule == schedule
+
+
+@pytest.mark.parametrize(
+    ("field", "yaml_value"),
+    [
+        ("page_size", "yes"),
+        ("thresholds", "{live: no}"),
+        ("thresholds", "{correct: 0.9, clean: on}"),
+    ],
+)
+def test_a_yaml_boolean_is_not_taken_for_a_number(tmp_path, field, yaml_value):
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        f"sources:\n  - dataset: population\n    conn_id: api\n    {field}: {yaml_value}\n"
+    )
+    read = load_sources(sources)
+    assert read.sources == ()
+    ((error,),) = [read.errors]
+    assert error.startswith(f"{sources}: entry 1 (population): {field}: ")
+    assert "a boolean (YAML's yes/no/on/off) is not a number" in error
+
+
+def test_a_commit_lag_of_yes_is_not_one_second(tmp_path):
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n  - dataset: civil_events\n    province: '01'\n    conn_id: r\n"
+        "    commit_lag_seconds: yes\n"
+    )
+    (error,) = load_sources(sources).errors
+    assert "entry 1 (civil_events_01): commit_lag_seconds: True: a boolean" in error
