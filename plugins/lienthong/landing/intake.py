@@ -5,8 +5,8 @@ A run of a file source takes the next *ready* delivery, oldest first (by the dat
 carries, then by name), or nothing. Before that it accounts for everything else it sees: a
 dossier CSV without its manifest *waits* (recorded with the time it was first seen, reported
 with how long it has waited), for `WAIT_LIMIT` at most: then it is taken without, and rule
-D-S1 holds its batch ("no manifest") for an operator, rather than wait unseen for ever; a file whose name is not the source's is left
-where it is and recorded as *ignored*; a delivery whose bytes an earlier delivery of the source
+D-S1 holds its batch ("no manifest") for an operator, rather than wait unseen for ever; a file
+whose name is not the source's is left where it is and recorded as *ignored*; a delivery whose bytes an earlier delivery of the source
 already had (published, held or being read; not rejected) is a *duplicate*: recorded, moved
 to the archive, nothing loaded (exactly once per file content). A retried run finds the
 delivery its run took (the ledger keys it by the run).

@@ -4,7 +4,7 @@ the watermark (or in full), page by page."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from lienthong.ministry.hook import (
@@ -15,11 +15,7 @@ from lienthong.ministry.hook import (
 from lienthong.ministry.page import CitizenPage
 from lienthong.pipeline.contract import parse_rfc3339
 from lienthong.pipeline.extraction import EncodedChunk, ExtractRequest
-
-#: How far before the walk's start (by the earlier of our clock and the server's) a record
-#: read past the announced total may be stamped and still count as written while the walk ran:
-#: the clock skew rule P-L2 allows.
-WRITE_SKEW = timedelta(minutes=5)
+from lienthong.pipeline.publish import CLOCK_SKEW
 
 
 class CitizenWalk:
@@ -76,13 +72,14 @@ class CitizenWalk:
 
     def _written_while_walking(self, page: CitizenPage, beyond: int, where: str) -> None:
         """Accept a page's items past the walk's total (its last ``beyond`` ones) when each is
-        stamped at or after the window's end, less `WRITE_SKEW`: records written while the walk
-        ran. Anything else past the total (an older record sent again, an item without a
-        readable stamp) is a contract break."""
+        stamped at or after the window's end, less the clock skew rule P-L2 allows
+        (`lienthong.pipeline.publish.CLOCK_SKEW`): records written while the walk ran.
+        Anything else past the total (an older record sent again, an item without a readable
+        stamp) is a contract break."""
         # Only a page that crosses the total is decoded here; the others are decoded where
         # their items are prepared.
         items = page.items.items() if isinstance(page.items, EncodedChunk) else page.items
-        written_from = self.window_end - WRITE_SKEW
+        written_from = self.window_end - CLOCK_SKEW
         for item in items[max(len(items) - (beyond - self.written_while_walking), 0) :]:
             stamp = parse_rfc3339(item.get("updated_at")) if isinstance(item, dict) else None
             if stamp is None or stamp < written_from:

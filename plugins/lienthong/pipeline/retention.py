@@ -22,8 +22,8 @@ A batch's staged rows go when all of these hold:
 
 They go by DELETE, batch by batch, each in a transaction of its own. A DELETE locks the rows
 it deletes, and takes on the table only the lock every writer takes, so other sources' batches
-are staged, validated and read meanwhile (a partition per batch, measured and not kept, had to lock the whole table to go:
-`docs/ARCHITECTURE.md`); autovacuum makes the space reusable for the next batches. What the
+are staged, validated and read meanwhile (a partition per batch, measured and not kept, had to
+lock the whole table to go: `docs/ARCHITECTURE.md`); autovacuum makes the space reusable for the next batches. What the
 review reads per province from a national batch's staged rows is kept first, in
 ``audit.province_scores``, and ``audit.batches.staging_expired_at`` says when the rows went.
 """

@@ -33,9 +33,9 @@ What breaks it, and what is done about it: a commit later than ``commit_lag`` af
 with a NULL ``updated_at`` (only possible in a looser schema than the contract's) lies in no
 window: it is counted (``null_updated_at``) so the caller can hold the batch rather than lose it
 silently. So is a row stamped after the source's own clock (``future_updated_at``, beyond
-`FUTURE_SKEW`: a mistyped year, PostgreSQL's ``infinity``), which no window reaches until that
-moment, if ever. If the clock minus the lag is not after ``since`` (clock set back, lag raised), the
-window is empty and nothing is read backwards.
+the clock skew rule P-L2 allows: a mistyped year, PostgreSQL's ``infinity``), which no window
+reaches until that moment, if ever. If the clock minus the lag is not after ``since`` (clock
+set back, lag raised), the window is empty and nothing is read backwards.
 
 Checking it at run time: the argument rests on the contract's 60 s. To *see* a registry break
 it, pass ``recheck_from`` (e.g. the start of the previous window, or a day back): the keys of
@@ -85,6 +85,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from lienthong.pipeline.publish import CLOCK_SKEW
 from lienthong.registry.hook import RegistryError, RegistryHook, server_clock_sql
 
 log = logging.getLogger(__name__)
@@ -115,10 +116,6 @@ DEFAULT_COMMIT_LAG = timedelta(seconds=120)
 
 DEFAULT_CHUNK_SIZE = 5000
 
-#: How far after the source's clock a row may be stamped before it counts as stamped in the
-#: future (an application server's clock beside the database's): rule P-L2's allowance.
-FUTURE_SKEW = timedelta(minutes=5)
-
 
 class RegistrySchemaError(RegistryError):
     """The registry's table is missing, or lacks a column without which it cannot be read."""
@@ -144,8 +141,9 @@ class RegistryWindow:
         missing_columns: documented columns the table lacks (the caller holds the batch).
         extra_columns: columns beyond the contract, carried in every item.
         null_updated_at: rows with no ``updated_at`` (a looser schema), which no window holds.
-        future_updated_at: rows stamped more than `FUTURE_SKEW` after the source clock, which
-            no window holds until then.
+        future_updated_at: rows stamped after the source clock by more than the skew rule
+            P-L2 allows (`lienthong.pipeline.publish.CLOCK_SKEW`), which no window holds until
+            then.
         empty_reason: why nothing was read without looking, or None.
         recheck_from: start of the re-checked past, when one was asked for.
         recheck_keys: ``(event_id, updated_at)`` of every row now in ``[recheck_from,
@@ -467,7 +465,7 @@ class RegistryExtraction:
                     self._qualified_table(),
                 )
         future_updated_at = conn.execute(
-            sa.select(sa.func.count()).select_from(table).where(updated_at > clock + FUTURE_SKEW)
+            sa.select(sa.func.count()).select_from(table).where(updated_at > clock + CLOCK_SKEW)
         ).scalar_one()
         if future_updated_at:
             log.error(
@@ -477,7 +475,7 @@ class RegistryExtraction:
                 future_updated_at,
                 self._qualified_table(),
                 clock,
-                FUTURE_SKEW,
+                CLOCK_SKEW,
             )
         recheck_keys: tuple[tuple[str, datetime], ...] = ()
         if self.recheck_from is not None:
