@@ -186,3 +186,59 @@ def test_identical_items_hash_alike_and_different_ones_not():
 
 def test_documented_fields_are_the_contracts():
     assert set(DOCUMENTED_FIELDS) == set(_item())
+
+
+def _chunk_of_every_kind() -> list:
+    """Generated citizens with every labelled defect, beside items the contract check names
+    and items that need each fix, in one chunk."""
+    import random
+
+    from lienthong_demo.citizens import generate_citizens
+    from tests.unit.test_contract import ITEMS, _decoded
+
+    items = [c.item for c in generate_citizens(1500, seed=3, defect_rate=0.3)]
+    legacy = legacy_communes()
+    codes = address_codes()
+    items += [_decoded(text) for text in ITEMS]
+    items += [
+        _item(full_name="  nguyễn   thị\u00a0lan "),
+        _item(full_name="Nguyê\u0303n Thị Hoà"),
+        _item(full_name="Lan\x00"),
+        _item(full_name="   "),
+        _item(ethnicity_code="1"),
+        _item(ethnicity_code=" 7 "),
+        _item(sex=""),
+        _item(current_address={"province_code": "1", "commune_code": "4", "detail": " a  b "}),
+        _item(current_address={"province_code": None, "commune_code": None, "detail": None}),
+        *(
+            _item(
+                permanent_address={
+                    "province_code": unit.province_code,
+                    "commune_code": unit.code,
+                    "detail": "x",
+                }
+            )
+            for unit in legacy[:: max(1, len(legacy) // 40)]
+            if not codes.is_current(unit.province_code, unit.code)
+        ),
+    ]
+    random.Random(5).shuffle(items)
+    return items
+
+
+def test_a_chunk_prepared_by_column_has_each_row_and_fix_that_prepare_gives():
+    from lienthong.pipeline.columns import plain_columns
+    from lienthong.population.contract import _CONTRACT
+
+    items = _chunk_of_every_kind()
+    preparer = Preparer()
+    by_column = preparer.prepare_many(100, items)
+    one_by_one = [preparer.prepare(100 + i, item) for i, item in enumerate(items)]
+    assert len(by_column) == len(one_by_one) == len(items)
+    for (row, fixes), (expected_row, expected_fixes) in zip(by_column, one_by_one, strict=True):
+        assert (row, list(fixes)) == (expected_row, list(expected_fixes))
+    # Most items went by column, and among them some that needed a fix of each kind.
+    plain = plain_columns(_CONTRACT, items).positions
+    assert len(plain) > len(items) * 0.6
+    rules = {fix.rule_id for position in plain for fix in by_column[position][1]}
+    assert rules == {"P-K1", "P-K4", "P-L3"}

@@ -66,6 +66,10 @@ class Preparer(Protocol):
 
     def prepare(self, row_no: int, item: Any) -> tuple[tuple, Iterable[Fix]]: ...
 
+    # A preparer may also have ``prepare_many(start, items)``: ``prepare`` of each item of a
+    # chunk, numbered from ``start``, the same rows and fixes in order, which the mechanism
+    # then calls instead (a chunk's plain items read by column: `lienthong.pipeline.columns`).
+
 
 @dataclass(frozen=True)
 class FirstLoad:

@@ -76,9 +76,12 @@ def prepare_chunk(
     with _collector_paused():
         if isinstance(items, EncodedChunk):
             items = items.items()
-        return format_chunk(
-            batch_no, [preparer.prepare(start + i, item) for i, item in enumerate(items)], layout
-        )
+        prepare_many = getattr(preparer, "prepare_many", None)
+        if prepare_many is not None:
+            prepared = prepare_many(start, list(items))
+        else:
+            prepared = [preparer.prepare(start + i, item) for i, item in enumerate(items)]
+        return format_chunk(batch_no, prepared, layout)
 
 
 @contextmanager

@@ -13,12 +13,15 @@ hold are not decided here: they are the Great Expectations suites in
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from itertools import compress, repeat
+from operator import ne
 from typing import Any
 
 import orjson
 
+from lienthong.pipeline.columns import PlainColumns, plain_columns, read_texts
 from lienthong.pipeline.contract import (
     Contract,
     Field,
@@ -263,6 +266,122 @@ class Preparer:
             content_hash,
         )
         return row, fixes
+
+    def prepare_many(self, start: int, items: Sequence[Any]) -> list[tuple[tuple, list[Fix]]]:
+        """``prepare`` of each item of a chunk, numbered from ``start``: the same rows and fixes,
+        the plain items read by column (`lienthong.pipeline.columns`), the others one by one.
+
+        What ``prepare`` decides per item is decided here per column, in the same order, by
+        the same functions: canonical text (P-K1) and codes (P-K4) once per distinct value, a
+        remap (P-L3) once per distinct pair, each fix only where a value changed."""
+        plain = plain_columns(_CONTRACT, items)
+        prepared: list[Any] = [None] * len(items)
+        if plain is not None and plain.positions:
+            rows = self._plain_rows(start, plain)
+            for position, row in zip(plain.positions, rows, strict=True):
+                prepared[position] = row
+        for position, item in enumerate(items):
+            if prepared[position] is None:
+                prepared[position] = self.prepare(start + position, item)
+        return prepared
+
+    def _plain_rows(self, start: int, plain: PlainColumns) -> list[tuple[tuple, list[Fix]]]:
+        """The rows and fixes of a chunk's plain items, by column (see ``prepare``)."""
+        columns, count = plain.columns, len(plain.positions)
+        fixes: list[list[Fix]] = [[] for _ in range(count)]
+
+        def fix_changed(field: str, received: Any, kept: Any, rule: Any) -> None:
+            # Only where a value changed: `_fix` decides as ``prepare`` has it decide.
+            rules = repeat(rule) if isinstance(rule, str) else rule
+            for j, rule_id in compress(enumerate(rules), map(ne, kept, received)):
+                _fix(fixes[j], field, received[j], rule_id, kept[j])
+
+        raw_name = columns["full_name"]
+        canonical_name = list(map(normalise_text, read_texts(raw_name)))
+        fix_changed("full_name", raw_name, canonical_name, "P-K1")
+        ethnicity = read_texts(columns["ethnicity_code"])
+        padded_of = {value: _pad(value, 2) for value in set(ethnicity)}
+        padded = list(map(padded_of.__getitem__, ethnicity))
+        fix_changed("ethnicity_code", ethnicity, padded, "P-K4")
+        addresses: list[Sequence[Any]] = []
+        for key in ("permanent_address", "current_address"):
+            raw_detail = columns[f"{key}.detail"]
+            detail = list(map(normalise_text, read_texts(raw_detail)))
+            fix_changed(f"{key}.detail", raw_detail, detail, "P-K1")
+            raw_province = columns[f"{key}.province_code"]
+            raw_commune = columns[f"{key}.commune_code"]
+            province_of = {v: _code(v, 2, checked_text) for v in set(raw_province)}
+            commune_of = {v: _code(v, 5, checked_text) for v in set(raw_commune)}
+            pairs = list(
+                zip(
+                    map(province_of.__getitem__, raw_province),
+                    map(commune_of.__getitem__, raw_commune),
+                    strict=True,
+                )
+            )
+            placed = {pair: self._placed(*pair) for pair in set(pairs)}
+            province, commune, rule = zip(*map(placed.__getitem__, pairs), strict=True)
+            fix_changed(f"{key}.province_code", raw_province, province, rule)
+            fix_changed(f"{key}.commune_code", raw_commune, commune, rule)
+            addresses += (province, commune, detail)
+
+        personal_id = read_texts(columns["personal_id"])
+        date_of_birth = read_texts(columns["date_of_birth"])
+        date_of_death = read_texts(columns["date_of_death"])
+        updated_at = read_texts(columns["updated_at"])
+        sex, nationality = read_texts(columns["sex"]), read_texts(columns["nationality"])
+        household = read_texts(columns["household_id"])
+        marital = read_texts(columns["marital_status"])
+        fixed_records = zip(
+            personal_id,
+            canonical_name,
+            date_of_birth,
+            sex,
+            padded,
+            nationality,
+            *addresses,
+            household,
+            marital,
+            date_of_death,
+            updated_at,
+            repeat(None),  # a plain item has no extra field
+        )
+        content_hash = [hashlib.md5(orjson.dumps(r)).hexdigest() for r in fixed_records]
+        rows = zip(
+            [start + position for position in plain.positions],
+            personal_id,
+            map(birth_province, personal_id),
+            canonical_name,
+            map(name_defect, canonical_name),
+            date_of_birth,
+            map(parse_iso_date, date_of_birth),
+            sex,
+            padded,
+            nationality,
+            *addresses,
+            household,
+            marital,
+            date_of_death,
+            map(parse_iso_date, date_of_death),
+            updated_at,
+            plain.read["updated_at"],
+            [[] for _ in range(count)],  # missing_fields: a plain item has every field
+            repeat(None),  # extra
+            repeat(None),  # item_defect
+            plain.payloads,
+            repeat(None),  # payload_text
+            content_hash,
+        )
+        return list(zip(rows, fixes, strict=True))
+
+    def _placed(self, province: str | None, commune: str | None) -> tuple[Any, Any, str]:
+        """An address's codes as kept, and the rule that decided them (see ``prepare``)."""
+        if (province, commune) in self.codes.current:
+            return province, commune, "P-K4"
+        remap = self.codes.legacy_remap(province, commune)
+        if remap is not None and remap.whole:
+            return *remap.targets[0], "P-L3"
+        return province, commune, "P-K4"
 
     @staticmethod
     def _unreadable(row_no: int, item: Any, defects: list[str], payload: str | None) -> tuple:
