@@ -63,7 +63,7 @@ def test_a_page_left_encoded_decodes_to_what_parse_page_reads(body):
     assert isinstance(page.items, EncodedChunk)
     assert (page.next_cursor, page.total) == (whole.next_cursor, whole.total)
     assert len(page.items) == len(whole.items)
-    items = page.items.items()
+    items = list(page.items.items())
     assert items == whole.items
     # Keys given twice stay marked, for rule P-K5.
     assert [type(i) for i in items] == [type(i) for i in whole.items]

@@ -88,3 +88,72 @@ def test_a_chunk_with_no_plain_item_and_an_empty_chunk():
 )
 def test_texts_are_read_as_checked_text_reads_each(column):
     assert list(read_texts(column)) == [checked_text(value) for value in column]
+
+
+def _json_items(texts: list[str]):
+    from lienthong.ministry.page import read_items
+    from lienthong.pipeline.extraction import JsonItems
+
+    return JsonItems(("[" + ", ".join(texts) + "]").encode(), read_items)
+
+
+def test_items_read_from_their_json_are_the_plain_ones_with_their_text_as_payload():
+    import json
+
+    import msgspec
+
+    from lienthong.pipeline.columns import json_columns
+
+    # Pages msgspec refuses (NaN, a lone surrogate) are never left encoded: read at once.
+    texts = []
+    for text in ITEMS:
+        try:
+            msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            continue
+        texts.append(text)
+    given_twice = len(texts)
+    texts += [
+        # A key given twice among all the fields: msgspec keeps the last, the count sees it.
+        json.dumps(CLEAN)[:-1] + ', "sex": "M"}',
+        json.dumps({**CLEAN, "current_address": dict(CLEAN["permanent_address"])})[:-1]
+        + ', "current_address": null}',
+        # Text that holds '":' (escaped), U+0000, escapes of every kind.
+        json.dumps({**CLEAN, "household_id": 'a": b'}),
+        json.dumps({**CLEAN, "full_name": "Lan\x00"}),
+        json.dumps({**CLEAN, "full_name": "Trần\tThị"}, ensure_ascii=True),
+        json.dumps(CLEAN, separators=(",", ":"), ensure_ascii=False),
+        json.dumps(CLEAN, indent=2),
+    ]
+    items = _json_items(texts)
+    decoded = list(items)
+    found = json_columns(POPULATION, items)
+    reference = plain_columns(POPULATION, decoded)
+    # Every item read from its JSON is one the dicts call plain, with the same values...
+    assert set(found.positions) <= set(reference.positions)
+    for name, column in found.columns.items():
+        by_position = dict(zip(reference.positions, reference.columns[name], strict=True))
+        assert list(column) == [by_position[p] for p in found.positions], name
+    for name, column in found.read.items():
+        by_position = dict(zip(reference.positions, reference.read[name], strict=True))
+        assert list(column) == [by_position[p] for p in found.positions], name
+    # ... and its payload is its text as sent, the same JSON as the check's payload.
+    for position, payload in zip(found.positions, found.payloads, strict=True):
+        assert payload == texts[position]
+        assert json.loads(payload) == json.loads(POPULATION.check(decoded[position])[1])
+    # All but the items with a key given twice, '":' in a text and U+0000, left to prepare.
+    left = {given_twice, given_twice + 1, given_twice + 2, given_twice + 3}
+    assert found.positions == [p for p in reference.positions if p not in left]
+    assert len(found.positions) == 5
+
+
+def test_an_array_with_a_key_spaced_from_its_colon_is_left_to_the_careful_decoder():
+    import json
+
+    from lienthong.pipeline.columns import json_columns
+
+    spaced = json.dumps(CLEAN)[:-1] + ', "sex" : "M"}'
+    assert json_columns(POPULATION, _json_items([json.dumps(CLEAN), spaced])) is None
+    # Text that starts with a space is no reason to.
+    leading = json.dumps({**CLEAN, "full_name": " Lan"})
+    assert json_columns(POPULATION, _json_items([leading])).positions == [0]

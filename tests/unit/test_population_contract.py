@@ -242,3 +242,30 @@ def test_a_chunk_prepared_by_column_has_each_row_and_fix_that_prepare_gives():
     assert len(plain) > len(items) * 0.6
     rules = {fix.rule_id for position in plain for fix in by_column[position][1]}
     assert rules == {"P-K1", "P-K4", "P-L3"}
+
+
+def test_a_page_prepared_from_its_json_has_each_row_and_fix_that_prepare_gives():
+    import msgspec
+
+    from lienthong.ministry.page import read_items
+    from lienthong.pipeline.extraction import JsonItems
+
+    texts = []
+    for number, item in enumerate(_chunk_of_every_kind()):
+        try:
+            text = json.dumps(item, ensure_ascii=number % 3 == 0, indent=2 if number % 7 else None)
+            msgspec.json.decode(text)
+        except (ValueError, TypeError, msgspec.DecodeError):
+            continue  # a page msgspec refuses is read at once, never left as JSON
+        texts.append(text)
+    items = JsonItems(("[" + ",".join(texts) + "]").encode(), read_items)
+    preparer = Preparer()
+    by_column = preparer.prepare_many(100, items)
+    one_by_one = [preparer.prepare(100 + i, item) for i, item in enumerate(list(items))]
+    payload = STAGING_COLUMNS.index("payload")
+    for (row, fixes), (expected_row, expected_fixes) in zip(by_column, one_by_one, strict=True):
+        row, expected_row = list(row), list(expected_row)
+        # The payload of an item read from its JSON is that JSON as sent: the same document.
+        assert json.loads(row.pop(payload)) == json.loads(expected_row.pop(payload))
+        assert (row, list(fixes)) == (expected_row, list(expected_fixes))
+    assert sum(row[payload] in texts for row, _ in by_column) > len(texts) * 0.6

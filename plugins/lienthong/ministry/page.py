@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from lienthong.pipeline.contract import RawItem
-from lienthong.pipeline.extraction import EncodedChunk
+from lienthong.pipeline.extraction import EncodedChunk, JsonItems
 
 #: Characters of a body quoted in an error message.
 EXCERPT = 200
@@ -150,9 +150,17 @@ def read_envelope(body: bytes) -> CitizenPage | None:
     )
 
 
-def page_items(body: bytes) -> list[Any]:
-    """The items of a page that `read_envelope` read (the decoding `parse_page` does)."""
-    return parse_page(body).items
+def page_items(body: bytes) -> JsonItems:
+    """The items of a page that `read_envelope` read, still as sent: read as `parse_page`
+    reads them (`read_items`), or by column where a preparer can."""
+    return JsonItems(bytes(_ENVELOPE.decode(body).items), read_items)
+
+
+def read_items(text: bytes) -> Any:
+    """A page's items (its array, or one item) as `parse_page` reads them: an item too deep
+    for Python's parser is kept as a `RawItem` (its text is JSON and UTF-8: msgspec read the
+    page)."""
+    return _item(text.decode("utf-8"))
 
 
 def _page(document: Any) -> CitizenPage:

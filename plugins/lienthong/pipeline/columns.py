@@ -15,11 +15,15 @@ object) goes one by one through the preparer's own ``prepare``, which names what
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
-from operator import is_, itemgetter
-from typing import Any
+from operator import add, attrgetter, is_, itemgetter
+from typing import Annotated, Any
+
+import msgspec
 
 from lienthong.pipeline.contract import (
     Contract,
@@ -29,6 +33,8 @@ from lienthong.pipeline.contract import (
     checked_text,
     parse_iso_date,
 )
+from lienthong.pipeline.dataset import Fix
+from lienthong.pipeline.extraction import JsonItems
 
 #: The kinds a column can be checked for; a contract with another (values sent typed, as a
 #: date or a timestamp object) is prepared item by item.
@@ -82,6 +88,89 @@ def plain_columns(contract: Contract, items: Sequence[Any]) -> PlainColumns | No
     return PlainColumns(positions, columns, read, payloads)
 
 
+def json_columns(contract: Contract, items: JsonItems) -> PlainColumns | None:
+    """`plain_columns` of items still in their JSON array, read by msgspec into structs made
+    from the contract (`_struct`), which check each value's type and limit in C, without
+    building a dict for any item; a plain item's payload is its JSON text as sent. None when
+    the contract has a kind a column cannot be checked for, or where the array's keys cannot
+    be counted (see below): then every item is read by ``items``' careful decoder.
+
+    msgspec keeps the last of a key given twice without a word, where the contract check
+    names it (P-K5): each key written ``"name":`` is counted in the text, and an item with
+    more than its struct's fields (or a ``\":`` inside a string: the count is only ever
+    higher) is left to the careful decoder. A key written with space before its colon would
+    escape the count: such an array is left to it whole."""
+    data = items.data
+    if not _columnar(contract.fields) or (
+        # A quote before a space is rare outside text that starts with one: looked for in C
+        # before the regular expression is asked.
+        any(quote_space in data for quote_space in _QUOTE_SPACE) and _SPACED_KEY.search(data)
+    ):
+        return None
+    whole, one = _decoders(tuple(contract.fields))
+    texts = items.texts
+    try:
+        structs = whole.decode(data)
+        positions = list(range(len(texts)))
+    except msgspec.ValidationError:  # some item is not plain: each is read on its own
+        positions, structs = [], []
+        for position, text in enumerate(texts):
+            try:
+                structs.append(one.decode(text))
+            except msgspec.ValidationError:
+                continue
+            positions.append(position)
+    plain = [True] * len(positions)
+    columns: dict[str, Sequence[Any]] = {}
+    read: dict[str, list[Any]] = {}
+    keys = _read_fields(contract.fields, structs, "", plain, columns, read, typed=True)
+    written = data.count(b'":') - sum(
+        texts[i].count(b'":') for i in set(range(len(texts))).difference(positions)
+    )
+    if written != sum(keys):
+        for j, position in enumerate(positions):
+            if texts[position].count(b'":') != keys[j]:
+                plain[j] = False
+    if b"\\u0000" in data:
+        # U+0000, which PostgreSQL's jsonb refuses: the payload is the contract check's.
+        for j, position in enumerate(positions):
+            if b"\\u0000" in texts[position]:
+                plain[j] = False
+    kept = list(compress(range(len(plain)), plain))
+    if len(kept) < len(plain):
+        positions = _picked(positions, kept)
+        columns = {name: _picked(column, kept) for name, column in columns.items()}
+        read = {name: _picked(column, kept) for name, column in read.items()}
+    return PlainColumns(positions, columns, read, [texts[i].decode() for i in positions])
+
+
+def prepare_by_column(
+    start: int,
+    items: Sequence[Any],
+    contract: Contract,
+    plain_rows: Callable[[int, PlainColumns], list[tuple[tuple, list[Fix]]]],
+    prepare: Callable[[int, Any], tuple[tuple, Any]],
+) -> list[tuple[tuple, Any]]:
+    """A chunk's rows, numbered from ``start``: its plain items' by ``plain_rows`` (the
+    preparer's reading of `PlainColumns`), every other item's by ``prepare``, in order."""
+    if isinstance(items, JsonItems):
+        plain = json_columns(contract, items)
+        if plain is None:
+            plain = plain_columns(contract, items)
+        item = items.item
+    else:
+        plain = plain_columns(contract, items)
+        item = items.__getitem__
+    prepared: list[Any] = [None] * len(items)
+    if plain is not None and plain.positions:
+        rows = plain_rows(start, plain)
+        for position, row in zip(plain.positions, rows, strict=True):
+            prepared[position] = row
+    for position in compress(range(len(prepared)), map(is_, prepared, repeat(None))):
+        prepared[position] = prepare(start + position, item(position))
+    return prepared
+
+
 def read_texts(column: Sequence[str | None]) -> Sequence[str | None]:
     """`checked_text` of each value of a plain column (blank text is None, U+0000 replaced):
     the column itself when no value needs it, as nearly every column."""
@@ -97,36 +186,52 @@ def _columnar(fields: Sequence[Field]) -> bool:
 
 def _read_fields(
     fields: Sequence[Field],
-    objects: Sequence[dict | None],
+    objects: Sequence[Any],
     prefix: str,
     plain: list[bool],
     columns: dict[str, Sequence[Any]],
     read: dict[str, list[Any]],
-) -> None:
-    """Read ``fields`` of ``objects`` (dicts of exactly those fields, or None) into
-    ``columns``, marking in ``plain`` the items whose values are not of their kind."""
-    getter = itemgetter(*(spec.name for spec in fields))
+    typed: bool = False,
+) -> list[int]:
+    """Read ``fields`` of ``objects`` into ``columns``, marking in ``plain`` the items whose
+    values are not of their kind; the number of keys each object holds (its fields and its
+    objects' own; none for a null one). ``objects`` are dicts of exactly those fields, or
+    None; or, ``typed``, the structs `_struct` made of them, or None."""
+    if typed:
+        getter = attrgetter(*_attributes(fields))
+    else:
+        getter = itemgetter(*(spec.name for spec in fields))
     nulls = (None,) * len(fields)
     if len(fields) == 1:
         rows = [nulls if obj is None else (getter(obj),) for obj in objects]
     else:
         rows = [nulls if obj is None else getter(obj) for obj in objects]
     values = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
+    keys = [0 if obj is None else len(fields) for obj in objects]
     for spec, column in zip(fields, values, strict=True):
         name = prefix + spec.name
-        for j in _unfit(spec, column, read, name):
-            plain[j] = False
         if spec.kind != "object":
+            # msgspec has checked a typed value's type and limit; what it cannot check is
+            # whether a timestamp or a date reads.
+            if not typed or spec.kind in _READERS:
+                for j in _unfit(spec, column, read, name):
+                    plain[j] = False
             columns[name] = column
             continue
-        inner = frozenset(field.name for field in spec.fields)
-        # An object's fields are read where the object is plain so far (a dict of exactly
-        # them); elsewhere as null, the item already being left to ``prepare``.
-        for j, value in enumerate(column):
-            if value is not None and (type(value) is not dict or value.keys() != inner):
-                plain[j] = False
+        if not typed:
+            # An object's fields are read where it is a dict of exactly them (or null);
+            # elsewhere as null, the item already being left to ``prepare``.
+            inner = frozenset(field.name for field in spec.fields)
+            for j, value in enumerate(column):
+                if value is None:
+                    if not spec.nullable:
+                        plain[j] = False
+                elif type(value) is not dict or value.keys() != inner:
+                    plain[j] = False
         objects_here = [value if ok else None for value, ok in zip(column, plain, strict=True)]
-        _read_fields(spec.fields, objects_here, name + ".", plain, columns, read)
+        inner = _read_fields(spec.fields, objects_here, name + ".", plain, columns, read, typed)
+        keys = list(map(add, keys, inner))
+    return keys
 
 
 def _unfit(
@@ -137,14 +242,17 @@ def _unfit(
     of a field that must be read are read into ``read``."""
     if spec.kind in _READERS:
         limit, reader = spec.max_length, _READERS[spec.kind]
-        values = [
-            reader(value) if type(value) is str and len(value) <= limit else None
-            for value in column
-        ]
+        if set(map(type, column)) == {str} and max(map(len, column)) <= limit:
+            values = list(map(reader, column))  # in C: nearly every column of timestamps
+        else:
+            values = [
+                reader(value) if type(value) is str and len(value) <= limit else None
+                for value in column
+            ]
         read[name] = values
         unread = compress(range(len(values)), map(is_, values, repeat(None)))
         return [j for j in unread if column[j] is not None or not spec.nullable]
-    kind = {"string": str, "boolean": bool, "object": dict}[spec.kind]
+    kind = {"string": str, "boolean": bool}[spec.kind]
     allowed = {kind, _NONE} if spec.nullable else {kind}
     types = set(map(type, column))
     if types <= allowed and (
@@ -163,3 +271,42 @@ def _unfit(
 
 def _picked(column: Sequence[Any], kept: list[int]) -> list[Any]:
     return [column[j] for j in kept]
+
+
+#: A key with space before its colon, which the count of ``":`` would miss.
+_SPACED_KEY = re.compile(rb'"[ \t\n\r]+:')
+_QUOTE_SPACE = (b'" ', b'"\t', b'"\n', b'"\r')
+
+
+def _attributes(fields: Sequence[Field]) -> tuple[str, ...]:
+    """The attribute names of `_struct`'s fields (a field's name need not be one)."""
+    return tuple(f"f{index}" for index in range(len(fields)))
+
+
+def _struct(fields: Sequence[Field], name: str) -> type:
+    """A msgspec struct of exactly ``fields``: every field required, none other allowed, each
+    of its kind (text within its limit, a boolean, an object of its own fields), null only
+    where nullable. What it accepts `_compile_plain` finds plain but for the readings of
+    timestamps and dates, which `_unfit` makes."""
+    members = []
+    for index, spec in enumerate(fields):
+        if spec.kind == "object":
+            kind: Any = _struct(spec.fields, f"{name}_{index}")
+        elif spec.kind == "boolean":
+            kind = bool
+        else:
+            kind = Annotated[str, msgspec.Meta(max_length=spec.max_length)]
+        members.append((f"f{index}", kind | None if spec.nullable else kind))
+    return msgspec.defstruct(
+        name,
+        members,
+        rename={f"f{index}": spec.name for index, spec in enumerate(fields)},
+        forbid_unknown_fields=True,
+    )
+
+
+@functools.cache
+def _decoders(fields: tuple[Field, ...]) -> tuple[msgspec.json.Decoder, msgspec.json.Decoder]:
+    """Decoders of an array of items of ``fields``, and of one item, made once per contract."""
+    struct = _struct(fields, "Item")
+    return msgspec.json.Decoder(list[struct]), msgspec.json.Decoder(struct)

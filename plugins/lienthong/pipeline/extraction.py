@@ -14,8 +14,10 @@ import pickle
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any, Protocol
+
+import msgspec
 
 if TYPE_CHECKING:
     import psycopg
@@ -74,6 +76,52 @@ class EncodedChunk:
                 "when it was read"
             )
         return items
+
+
+class JsonItems(Sequence[Any]):
+    """Items still in the JSON array their source sent (an API page's ``items``).
+
+    As a sequence, the items are read by ``decode`` (the source's careful decoder, which keeps
+    whatever an item holds: keys given twice, values of any type), all at once on first use.
+    A preparer that reads a chunk by column reads ``data`` itself
+    (`lienthong.pipeline.columns.json_columns`) and asks `item` only for the items it cannot
+    read so.
+
+    Attributes:
+        data: a JSON array, as sent, already checked to be JSON (by msgspec).
+        decode: JSON text (the array, or one of its items) → what the careful decoder reads
+            in it; a module-level function, so that the chunk crosses to a worker by
+            reference.
+    """
+
+    def __init__(self, data: bytes, decode: Callable[[bytes], Any]) -> None:
+        self.data = data
+        self.decode = decode
+
+    @cached_property
+    def texts(self) -> list[bytes]:
+        """Each item's JSON text, as sent."""
+        return [bytes(text) for text in _RAW_ITEMS.decode(self.data)]
+
+    def item(self, index: int) -> Any:
+        """The item at ``index``, read on its own."""
+        return self.decode(self.texts[index])
+
+    @cached_property
+    def _items(self) -> list[Any]:
+        items = self.decode(self.data)  # at once: a parser's call per item costs more
+        if not isinstance(items, list) or len(items) != len(self.texts):
+            return [self.item(index) for index in range(len(self.texts))]
+        return items
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._items[index]
+
+
+_RAW_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 #: How `pickled_chunk` pickles rows: only for the task's own preparation workers, of the same

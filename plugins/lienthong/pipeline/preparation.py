@@ -78,7 +78,7 @@ def prepare_chunk(
             items = items.items()
         prepare_many = getattr(preparer, "prepare_many", None)
         if prepare_many is not None:
-            prepared = prepare_many(start, list(items))
+            prepared = prepare_many(start, items)
         else:
             prepared = [preparer.prepare(start + i, item) for i, item in enumerate(items)]
         return format_chunk(batch_no, prepared, layout)

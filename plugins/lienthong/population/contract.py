@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from lienthong.pipeline.columns import PlainColumns, plain_columns, read_texts
+from lienthong.pipeline.columns import PlainColumns, prepare_by_column, read_texts
 from lienthong.pipeline.contract import (
     Contract,
     Field,
@@ -274,16 +274,7 @@ class Preparer:
         What ``prepare`` decides per item is decided here per column, in the same order, by
         the same functions: canonical text (P-K1) and codes (P-K4) once per distinct value, a
         remap (P-L3) once per distinct pair, each fix only where a value changed."""
-        plain = plain_columns(_CONTRACT, items)
-        prepared: list[Any] = [None] * len(items)
-        if plain is not None and plain.positions:
-            rows = self._plain_rows(start, plain)
-            for position, row in zip(plain.positions, rows, strict=True):
-                prepared[position] = row
-        for position, item in enumerate(items):
-            if prepared[position] is None:
-                prepared[position] = self.prepare(start + position, item)
-        return prepared
+        return prepare_by_column(start, items, _CONTRACT, self._plain_rows, self.prepare)
 
     def _plain_rows(self, start: int, plain: PlainColumns) -> list[tuple[tuple, list[Fix]]]:
         """The rows and fixes of a chunk's plain items, by column (see ``prepare``)."""
