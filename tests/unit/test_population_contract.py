@@ -269,3 +269,21 @@ def test_a_page_prepared_from_its_json_has_each_row_and_fix_that_prepare_gives()
         assert json.loads(row.pop(payload)) == json.loads(expected_row.pop(payload))
         assert (row, list(fixes)) == (expected_row, list(expected_fixes))
     assert sum(row[payload] in texts for row, _ in by_column) > len(texts) * 0.6
+
+
+def test_a_page_with_a_key_spaced_from_its_colon_is_prepared_as_decoded():
+    from lienthong.ministry.page import read_items
+    from lienthong.pipeline.extraction import JsonItems
+
+    texts = [json.dumps(_item()), json.dumps(_item(sex="M"))[:-1] + ', "sex" : "F"}']
+    texts.append(json.dumps(_item(full_name=" lan ")))
+    items = JsonItems(("[" + ",".join(texts) + "]").encode(), read_items)
+    preparer = Preparer()
+    by_column = preparer.prepare_many(0, items)
+    expected = [preparer.prepare(i, item) for i, item in enumerate(list(items))]
+    assert [(row, list(fixes)) for row, fixes in by_column] == [
+        (row, list(fixes)) for row, fixes in expected
+    ]
+    defect = STAGING_COLUMNS.index("item_defect")
+    assert "sex" in by_column[1][0][defect]
+    assert [fix.rule_id for fix in by_column[2][1]] == ["P-K1"]

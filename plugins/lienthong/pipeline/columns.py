@@ -153,14 +153,12 @@ def prepare_by_column(
 ) -> list[tuple[tuple, Any]]:
     """A chunk's rows, numbered from ``start``: its plain items' by ``plain_rows`` (the
     preparer's reading of `PlainColumns`), every other item's by ``prepare``, in order."""
-    if isinstance(items, JsonItems):
-        plain = json_columns(contract, items)
-        if plain is None:
-            plain = plain_columns(contract, items)
-        item = items.item
-    else:
+    plain = json_columns(contract, items) if isinstance(items, JsonItems) else None
+    # The items left over are read one by one from their JSON; where the whole chunk had to
+    # be decoded (`plain_columns`), they are taken from it.
+    item = items.item if plain is not None else items.__getitem__
+    if plain is None:
         plain = plain_columns(contract, items)
-        item = items.__getitem__
     prepared: list[Any] = [None] * len(items)
     if plain is not None and plain.positions:
         rows = plain_rows(start, plain)
