@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,8 +96,22 @@ def parse_page(body: bytes) -> CitizenPage:
     except RecursionError:
         document = _decode_shallow(text)
     except ValueError as exc:
-        raise PageNotJson(f"the body is not JSON ({exc})") from exc
+        if not _is_json(body):
+            raise PageNotJson(f"the body is not JSON ({exc})") from exc
+        # JSON that Python's parser cannot hold whole (an integer of more digits than int()
+        # reads): each item is read on its own, one that cannot be kept as a RawItem, so
+        # that one such item is quarantined rather than stopping the feed.
+        document = _decode_shallow(text)
     return _page(document)
+
+
+def _is_json(body: bytes) -> bool:
+    """Whether msgspec finds ``body`` to be JSON (its numbers checked, not converted)."""
+    try:
+        _RAW.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
 
 
 class _Envelope(msgspec.Struct):
@@ -107,6 +122,9 @@ class _Envelope(msgspec.Struct):
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
+_RAW = msgspec.json.Decoder(msgspec.Raw)
+# An integer of more digits than Python's int() reads (0: no limit).
+_LONG_NUMBER = re.compile(rb"[0-9]{%d}" % (sys.get_int_max_str_digits() + 1))
 _ENVELOPE_KEYS = (b'"items"', b'"next_cursor"', b'"total"')
 _ITEMS_KEY = re.compile(rb'"items"[ \t\n\r]*:[ \t\n\r]*')
 
@@ -143,6 +161,8 @@ def read_envelope(body: bytes) -> CitizenPage | None:
     around = body[:start] + body[start + len(items) :]
     if b"\\" in around or any(around.count(key) != 1 for key in _ENVELOPE_KEYS):
         return None
+    if sys.get_int_max_str_digits() and _LONG_NUMBER.search(around):
+        return None  # a member parse_page cannot read (msgspec ignores one it does not know)
     return CitizenPage(
         items=EncodedChunk(body, count, page_items),
         next_cursor=envelope.next_cursor,
@@ -150,10 +170,19 @@ def read_envelope(body: bytes) -> CitizenPage | None:
     )
 
 
-def page_items(body: bytes) -> JsonItems:
+def page_items(body: bytes) -> JsonItems | list[Any]:
     """The items of a page that `read_envelope` read, still as sent: read as `parse_page`
-    reads them (`read_items`), or by column where a preparer can."""
-    return JsonItems(bytes(_ENVELOPE.decode(body).items), read_items)
+    reads them (`read_items`), or by column where a preparer can.
+
+    msgspec's depth, like Python's, is what is left of the interpreter's recursion limit: a
+    page nested deep enough that `read_envelope` read it on a shorter stack may not be walked
+    here, and is then read by `parse_page` (which reads it item by item)."""
+    try:
+        items = JsonItems(bytes(_ENVELOPE.decode(body).items), read_items)
+        items.texts  # noqa: B018 (walked here, where a page too deep can still be read whole)
+    except RecursionError:
+        return parse_page(body).items
+    return items
 
 
 def read_items(text: bytes) -> Any:

@@ -112,13 +112,13 @@ def json_columns(contract: Contract, items: JsonItems) -> PlainColumns | None:
     try:
         structs = whole.decode(data)
         positions = list(range(len(texts)))
-    except msgspec.ValidationError:  # some item is not plain: each is read on its own
+    except (msgspec.ValidationError, RecursionError):  # some item is not plain: one by one
         positions, structs = [], []
         for position, text in enumerate(texts):
             try:
                 structs.append(one.decode(text))
-            except msgspec.ValidationError:
-                continue
+            except (msgspec.ValidationError, RecursionError):
+                continue  # nested deeper than msgspec can walk here: the careful decoder's
             positions.append(position)
     plain = [True] * len(positions)
     columns: dict[str, Sequence[Any]] = {}
