@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import compress, repeat
+from operator import ne
 from typing import Any
 
+from lienthong.pipeline.columns import PlainColumns, prepare_by_column, read_texts
 from lienthong.pipeline.contract import (
     Contract,
     Field,
@@ -132,14 +135,74 @@ def _extra_value(value: Any) -> Any:
     return str(value)
 
 
+def _content_hash(form: Mapping[str, Any]) -> str:
+    """The hash identical copies of a row share (rule E-K2): of its received form."""
+    return hashlib.md5(
+        json.dumps(form, sort_keys=True, default=str).encode("utf-8", "replace")
+    ).hexdigest()
+
+
 class Preparer:
     """Prepares the rows of one batch."""
 
     def prepare(self, row_no: int, item: Any) -> tuple[tuple, list[Fix]]:
         """One registry row → (staging row in ``STAGING_COLUMNS`` order, fixes applied)."""
-        if not isinstance(item, Mapping):
-            return self._unreadable(row_no, item), []
-        form = received_form(item)
+        return self._prepared(row_no, received_form(item) if isinstance(item, Mapping) else item)
+
+    def prepare_many(self, start: int, items: Sequence[Any]) -> list[tuple[tuple, list[Fix]]]:
+        """``prepare`` of each row of a chunk, numbered from ``start``: the same rows and
+        fixes, the plain rows' received forms read by column (`lienthong.pipeline.columns`),
+        the others one by one."""
+        forms = [received_form(item) if isinstance(item, Mapping) else item for item in items]
+        return prepare_by_column(
+            start,
+            forms,
+            _CONTRACT,
+            lambda first, plain: self._plain_rows(first, plain, forms),
+            self._prepared,
+        )
+
+    def _plain_rows(
+        self, start: int, plain: PlainColumns, forms: Sequence[Any]
+    ) -> list[tuple[tuple, list[Fix]]]:
+        """The rows and fixes of a chunk's plain rows, by column (see ``_prepared``)."""
+        columns, count = plain.columns, len(plain.positions)
+        fixes: list[list[Fix]] = [[] for _ in range(count)]
+        name = read_texts(columns["full_name"])
+        canonical = list(map(normalise_text, name))
+        for j in compress(range(count), map(ne, canonical, name)):
+            fixes[j].append(Fix("E-K1", "full_name", name[j], canonical[j]))
+        personal_id = read_texts(columns["personal_id"])
+        event_date = read_texts(columns["event_date"])
+        rows = zip(
+            [start + position for position in plain.positions],
+            read_texts(columns["event_id"]),
+            read_texts(columns["event_type"]),
+            personal_id,
+            map(birth_province, personal_id),
+            canonical,
+            map(name_defect, canonical),
+            event_date,
+            map(parse_iso_date, event_date),
+            read_texts(columns["commune_code"]),
+            read_texts(columns["registered_at"]),
+            plain.read["registered_at"],
+            read_texts(columns["updated_at"]),
+            plain.read["updated_at"],
+            columns["is_deleted"],
+            [[] for _ in range(count)],  # missing_fields: a plain row has every column
+            repeat(None),  # extra
+            repeat(None),  # item_defect
+            plain.payloads,
+            repeat(None),  # payload_text
+            [_content_hash(forms[position]) for position in plain.positions],
+        )
+        return list(zip(rows, fixes, strict=True))
+
+    def _prepared(self, row_no: int, form: Any) -> tuple[tuple, list[Fix]]:
+        """A row's received form (or what came instead of a row) → ``prepare``'s result."""
+        if not isinstance(form, Mapping):
+            return self._unreadable(row_no, form), []
         # The check encodes the form, which the payload is: once.
         defects, payload = _CONTRACT.check(form)
         # A form the check passed holds text or null where the contract wants text, and no
@@ -157,9 +220,7 @@ class Preparer:
         updated_at = text(form.get("updated_at"))
         is_deleted = form.get("is_deleted")
         extra = {k: v for k, v in form.items() if k not in DOCUMENTED_FIELDS}
-        content_hash = hashlib.md5(
-            json.dumps(form, sort_keys=True, default=str).encode("utf-8", "replace")
-        ).hexdigest()
+        content_hash = _content_hash(form)
         row = (
             row_no,
             text(form.get("event_id")),
