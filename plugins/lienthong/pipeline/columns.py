@@ -8,9 +8,10 @@ once per distinct value (codes, names repeat) or once per value where values do 
 
 Only *plain* items are read so: a dict of exactly the documented fields (an object's too, or
 null), each value of its kind and within its limit, and JSON that orjson encodes; for these
-`Contract.check` finds nothing, and their payload is its payload. Every other item (a field
-missing or added, a wrong type, invalid Unicode, a key given twice, an item that is not an
-object) goes one by one through the preparer's own ``prepare``, which names what is wrong.
+`Contract.check` finds nothing, and their payload is its payload (for items still in the JSON
+their source sent, `json_columns`: that JSON, as sent). Every other item (a field missing or
+added, a wrong type, invalid Unicode, a key given twice, an item that is not an object) goes
+one by one through the preparer's own ``prepare``, which names what is wrong.
 """
 
 from __future__ import annotations
