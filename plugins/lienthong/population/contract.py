@@ -145,6 +145,11 @@ def parse_timestamp(value: str | None) -> datetime | None:
     return parse_rfc3339(value)
 
 
+def _content_hash(fixed_record: tuple) -> str:
+    """The hash identical copies of a record share (rule P-K3): of its fixed values."""
+    return hashlib.md5(orjson.dumps(fixed_record)).hexdigest()
+
+
 class Preparer:
     """Prepares items of one batch; holds the reference lookups it needs."""
 
@@ -159,7 +164,6 @@ class Preparer:
         # An item the check passed holds text or null where the contract wants text, and no
         # invalid Unicode: its text is read as it is, by one positional call.
         text = text_value if defects else checked_text
-        current = self.codes.current
         fixes: list[Fix] = []
 
         raw_name = item.get("full_name")
@@ -191,16 +195,7 @@ class Preparer:
             raw_province, raw_commune = address.get("province_code"), address.get("commune_code")
             province = _code(raw_province, 2, text)
             commune = _code(raw_commune, 5, text)
-            rule = "P-K4"
-            # A current commune (nearly every one) needs no remap lookup.
-            remap = (
-                None
-                if (province, commune) in current
-                else self.codes.legacy_remap(province, commune)
-            )
-            if remap is not None and remap.whole:
-                province, commune = remap.targets[0]
-                rule = "P-L3"
+            province, commune, rule = self._placed(province, commune)
             # One fix per field: the value as received, the value kept, the rule that decided it.
             if province != raw_province:
                 _fix(fixes, f"{key}.province_code", raw_province, rule, province)
@@ -239,7 +234,7 @@ class Preparer:
             updated_at,
             extra_json if extra_json is not None else (received_text(extra) if extra else None),
         )
-        content_hash = hashlib.md5(orjson.dumps(fixed_record)).hexdigest()
+        content_hash = _content_hash(fixed_record)
         row = (
             row_no,
             personal_id,
@@ -337,7 +332,7 @@ class Preparer:
             updated_at,
             repeat(None),  # a plain item has no extra field
         )
-        content_hash = [hashlib.md5(orjson.dumps(r)).hexdigest() for r in fixed_records]
+        content_hash = list(map(_content_hash, fixed_records))
         rows = zip(
             [start + position for position in plain.positions],
             personal_id,
@@ -366,7 +361,9 @@ class Preparer:
         return list(zip(rows, fixes, strict=True))
 
     def _placed(self, province: str | None, commune: str | None) -> tuple[Any, Any, str]:
-        """An address's codes as kept, and the rule that decided them (see ``prepare``)."""
+        """An address's codes as kept, and the rule that decided them: a pre-2025 commune
+        that went whole is remapped (P-L3); a current one (nearly every one) needs no remap
+        lookup."""
         if (province, commune) in self.codes.current:
             return province, commune, "P-K4"
         remap = self.codes.legacy_remap(province, commune)
