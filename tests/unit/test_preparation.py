@@ -6,11 +6,12 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import weakref
 
 import pytest
 
 from lienthong.pipeline.dataset import Fix
-from lienthong.pipeline.preparation import staged_chunks, worker_count
+from lienthong.pipeline.preparation import prepare_chunk, staged_chunks, worker_count
 
 
 class Upper:
@@ -169,6 +170,45 @@ class NotesCollector:
 
     def prepare(self, row_no, item):
         return (row_no, gc.isenabled(), gc.get_freeze_count() > 0), []
+
+
+class TrackedFixes(list):
+    """A row's fixes that can be watched for being freed."""
+
+
+class Tracked:
+    """A preparer whose rows' fixes are watched (by weak references) for being freed."""
+
+    def __init__(self) -> None:
+        self.fixes: list[weakref.ref] = []
+
+    def prepare(self, row_no, item):
+        fixes = TrackedFixes([Fix("X-1", "name", item, item.upper())])
+        self.fixes.append(weakref.ref(fixes))
+        return (row_no, item), fixes
+
+
+def test_a_chunks_rows_are_freed_before_the_collector_resumes():
+    # Resumed with a chunk's rows still alive, the collector walked them all for nothing at
+    # its next allocation (a sixth of a population chunk's preparation).
+    preparer = Tracked()
+    alive_when_collecting: list[int] = []
+
+    def watch(phase, info):
+        if phase == "start":
+            alive_when_collecting.append(sum(ref() is not None for ref in preparer.fixes))
+
+    gc.callbacks.append(watch)
+    try:
+        staged = prepare_chunk(preparer, 1, 0, [f"name {i}" for i in range(3000)])
+        # Enough allocations since the chunk began that the collector runs at the next ones.
+        for _ in range(2000):
+            [[] for _ in range(5)]
+    finally:
+        gc.callbacks.remove(watch)
+    assert staged.count == 3000 and len(preparer.fixes) == 3000
+    assert alive_when_collecting, "the collector never ran"
+    assert max(alive_when_collecting) == 0
 
 
 def test_the_collector_is_paused_while_a_chunk_is_prepared_and_back_after():

@@ -81,7 +81,11 @@ def prepare_chunk(
             prepared = prepare_many(start, items)
         else:
             prepared = [preparer.prepare(start + i, item) for i, item in enumerate(items)]
-        return format_chunk(batch_no, prepared, layout)
+        staged = format_chunk(batch_no, prepared, layout)
+        # Freed while the collector is paused: resumed with them alive, it walked their
+        # every container at its next allocation (16 ms a chunk of 5,000, for nothing).
+        del prepared, items
+    return staged
 
 
 @contextmanager
