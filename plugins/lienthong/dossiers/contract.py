@@ -15,13 +15,16 @@ suites in ``expectations/dossiers``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import chain
+from itertools import chain, compress, repeat
+from operator import ne
 
 import orjson
 
 from lienthong.dossiers.export_file import DOCUMENTED_COLUMNS, DossierRow
+from lienthong.pipeline.columns import PlainColumns, prepare_by_column
 from lienthong.pipeline.contract import (
     Contract,
     Field,
@@ -54,6 +57,9 @@ _CONTRACT = Contract(CONTRACT)
 
 #: Text in canonical form (NFC, trimmed, inner spaces collapsed, one tone-mark placement).
 CANONICAL_TEXT = ("procedure_name", "applicant_name")
+
+_LIMITS = {spec.name: spec.max_length for spec in CONTRACT}
+_TIMESTAMPS = tuple(spec.name for spec in CONTRACT if spec.kind == "rfc3339")
 
 #: Staging columns filled by ``prepare``, in COPY order.
 STAGING_COLUMNS = (
@@ -142,10 +148,7 @@ class Preparer:
         }
         payload = text_json(payload_item)
         pid = values["applicant_personal_id"]
-        # Identical copies (D-K2) are found by this hash of the fixed row, within the batch.
-        content_hash = hashlib.md5(
-            orjson.dumps([values, extra], option=orjson.OPT_SORT_KEYS)
-        ).hexdigest()
+        content_hash = _content_hash(values, extra)
         staged = (
             row_no,
             row.line,
@@ -173,3 +176,110 @@ class Preparer:
             content_hash,
         )
         return staged, fixes
+
+    def prepare_many(
+        self, start: int, items: Sequence[DossierItem]
+    ) -> list[tuple[tuple, list[Fix]]]:
+        """``prepare`` of each row of a chunk, numbered from ``start``: the same rows and
+        fixes, the plain rows read by column (`lienthong.pipeline.columns`), the others one by
+        one.
+
+        A row is read by column when the reader found nothing to say of it (no defect, no
+        extra column, nothing renormalised, no column missing from the file, no U+0000) and
+        its values as read keep plainly to the contract. Its fixes are then made a column at
+        a time: canonical text once per distinct value, trimming in C."""
+        forms = [_plain_form(item) for item in items]
+        values = chain.from_iterable(form.values() for form in forms if type(form) is dict)
+        if "\x00" in "".join(filter(None, values)):
+            # U+0000, made storable by ``prepare`` (everywhere in its row): rare, one by one.
+            forms = [
+                form
+                if type(form) is not dict or "\x00" not in "".join(filter(None, form.values()))
+                else item
+                for form, item in zip(forms, items, strict=True)
+            ]
+        return prepare_by_column(
+            start,
+            forms,
+            _CONTRACT,
+            lambda first, plain: self._plain_rows(first, plain, items),
+            lambda row_no, _form: self.prepare(row_no, items[row_no - start]),
+        )
+
+    def _plain_rows(
+        self, start: int, plain: PlainColumns, items: Sequence[DossierItem]
+    ) -> list[tuple[tuple, list[Fix]]]:
+        """The rows and fixes of a chunk's plain rows, by column (see ``prepare``)."""
+        count = len(plain.positions)
+        fixes: list[list[Fix]] = [[] for _ in range(count)]
+        fixed: dict[str, Sequence[str | None]] = {}
+        # Rows whose fixed values the contract check would still name (text that NFC made
+        # longer than its limit): left to ``prepare``, which names them.
+        again: set[int] = set()
+        for column in DOCUMENTED_COLUMNS:
+            read = plain.columns[column]
+            if column in CANONICAL_TEXT:
+                canonical = {value: normalise_text(value) for value in set(read)}
+                kept = list(map(canonical.__getitem__, read))
+            elif None in read:
+                kept = [None if value is None else value.strip() for value in read]
+            else:
+                kept = list(map(str.strip, read))
+            for j in compress(range(count), map(ne, kept, read)):
+                if read[j] is not None:
+                    fixes[j].append(Fix("D-K1", column, read[j], kept[j]))
+                    if column in _TIMESTAMPS:
+                        again.add(j)  # never: a timestamp that reads has no space around it
+            limit = _LIMITS[column]
+            if max(map(len, filter(None, kept)), default=0) > limit:
+                again.update(j for j, value in enumerate(kept) if value and len(value) > limit)
+            fixed[column] = kept if all(kept) else [value or None for value in kept]
+        values = list(zip(*(fixed[column] for column in DOCUMENTED_COLUMNS), strict=True))
+        pid = fixed["applicant_personal_id"]
+        rows = zip(
+            [start + position for position in plain.positions],
+            [items[position].row.line for position in plain.positions],
+            [items[position].file_day for position in plain.positions],
+            fixed["dossier_id"],
+            fixed["procedure_code"],
+            fixed["procedure_name"],
+            pid,
+            map(birth_province, pid),
+            fixed["applicant_name"],
+            fixed["commune_code"],
+            fixed["channel"],
+            fixed["received_at"],
+            plain.read["received_at"],
+            fixed["due_at"],
+            plain.read["due_at"],
+            fixed["completed_at"],
+            plain.read["completed_at"],
+            fixed["status"],
+            [[] for _ in range(count)],  # missing_fields: a plain row's file has every column
+            repeat(None),  # extra
+            repeat(None),  # item_defect
+            plain.payloads,
+            repeat(None),  # payload_text
+            [_content_hash(dict(zip(DOCUMENTED_COLUMNS, row, strict=True)), {}) for row in values],
+        )
+        prepared = list(zip(rows, fixes, strict=True))
+        for j in again:
+            position = plain.positions[j]
+            prepared[j] = self.prepare(start + position, items[position])
+        return prepared
+
+
+def _plain_form(item: DossierItem) -> dict[str, str | None] | DossierItem:
+    """A row's documented values as the payload holds them, where the reader found nothing
+    to say of the row; else the item itself (prepared one by one)."""
+    row = item.row
+    if row.defect or row.extra or row.renormalised or row.received or item.missing_columns:
+        return item
+    if tuple(row.values) == DOCUMENTED_COLUMNS:
+        return row.values  # as the reader makes it: every column, in documented order
+    return {column: row.values.get(column) for column in DOCUMENTED_COLUMNS}
+
+
+def _content_hash(values: dict[str, str | None], extra: dict[str, str | None]) -> str:
+    """Identical copies (D-K2) are found by this hash of the fixed row, within the batch."""
+    return hashlib.md5(orjson.dumps([values, extra], option=orjson.OPT_SORT_KEYS)).hexdigest()
