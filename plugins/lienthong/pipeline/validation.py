@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from lienthong.pipeline import batches, data_docs
 from lienthong.pipeline.dataset import DIMENSIONS, Dataset
@@ -194,18 +195,24 @@ def _view(dataset: Dataset, batch_no: int, kind: str) -> str:
     return f"{dataset.name}_b{batch_no}_{kind}"
 
 
-def _create_views(conn: psycopg.Connection, dataset: Dataset, batch_no: int) -> None:
-    table = qualified(dataset.staging_table)
+def _create_views(conn: psycopg.Connection, dataset: Dataset, batch: dict[str, Any]) -> None:
+    table, batch_no = qualified(dataset.staging_table), batch["batch_no"]
     # The batch's extraction time, province and what the extraction learned of its source
-    # ride along, for the liveness, date, place and batch rules.
+    # ride along, for the liveness, date, place and batch rules: as constants, of the types
+    # audit.batches gives them. Joined from audit.batches, they left each rule's condition
+    # to be tested above the parallel scan, row by row in one process (a million population
+    # rows: P-C5 0.74 s, as constants 0.19 s, its dates computed once).
     for kind, condition in (("received", "TRUE"), ("rows", "s.collapsed IS NULL")):
         conn.execute(
             sql.SQL(
-                "CREATE OR REPLACE VIEW staging.{} AS SELECT s.*, a.extracted_at,"
-                " a.province AS batch_province, a.source_facts FROM {} s"
-                " JOIN audit.batches a USING (batch_no) WHERE s.batch_no = {} AND {}"
+                "CREATE OR REPLACE VIEW staging.{} AS SELECT s.*,"
+                " {}::timestamptz AS extracted_at, {}::character(2) AS batch_province,"
+                " {}::jsonb AS source_facts FROM {} s WHERE s.batch_no = {} AND {}"
             ).format(
                 sql.Identifier(_view(dataset, batch_no, kind)),
+                sql.Literal(batch["extracted_at"]),
+                sql.Literal(batch["province"]),
+                sql.Literal(Jsonb(batch["source_facts"])),
                 table,
                 sql.Literal(batch_no),
                 sql.SQL(condition),
@@ -592,7 +599,7 @@ def validate(
             f"{dataset.name} batch {batch_no} is {batch['status']}; only a staged batch can be validated"
         )
     with conn.transaction():
-        _create_views(conn, dataset, batch_no)
+        _create_views(conn, dataset, batch)
     prepare_staging(conn, dataset.staging_table, batch_no=batch_no, rows=batch["received"])
     try:
         results = run_suites(sqlalchemy_url, dataset, batch)
