@@ -26,6 +26,7 @@ from lienthong.dossiers.extraction import dossier_items
 from lienthong.dossiers.manifest import ManifestError, parse_manifest
 from lienthong.pipeline.extraction import pickled_chunk
 from lienthong.text.encodings import encode
+from lienthong_demo.dossier_files import DeliveryOptions, generate_dossier_delivery
 
 ENCODINGS = ("utf-8", "utf-8-sig", "windows-1258", "tcvn3")
 
@@ -626,3 +627,87 @@ def test_bad_manifests_name_the_file_and_the_field(
     assert "dossiers_01_20260301.manifest.json" in str(error)
     if field:
         assert repr(field) in str(error)
+
+
+class _ReadFieldByField(DossierExportReader):
+    """The reader with every record read by its header's column map (never `_row_in_order`)."""
+
+    def _apply_header(self) -> None:
+        super()._apply_header()
+        self._in_order = False
+
+
+def _hand_made_export() -> bytes:
+    """A UTF-8 export in the documented order whose rows repeat non-ASCII fields, with what a
+    row read as it stands must still notice: decomposed letters, blank fields, bytes that are
+    not UTF-8 (twice, each counted), a row short of a field."""
+    nfd = unicodedata.normalize("NFD", "Lê Văn Ân")
+    lines = [",".join(DOCUMENTED_COLUMNS).encode()]
+    for i, (name, procedure) in enumerate(
+        [
+            ("Nguyễn Thị Hà", "Đăng ký thường trú"),
+            ("Nguyễn Thị Hà", "Đăng ký thường trú"),
+            (nfd, "Đăng ký thường trú"),
+            (nfd, "Cấp phiếu lý lịch tư pháp"),
+            ("Tr\xe2n V\xe3n", "Đăng ký thường trú"),  # Windows-1258 bytes in a UTF-8 file
+            ("Tr\xe2n V\xe3n", "Đăng ký thường trú"),
+            ("   ", "\u00a0"),  # blank, and a field of one no-break space
+        ]
+    ):
+        values = dict(ROWS[0], dossier_id=f"H40-{i:06d}", applicant_name=name)
+        values["procedure_name"] = procedure
+        encoded = [
+            value.encode("latin-1") if "\xe2" in value else value.encode()
+            for value in values.values()
+        ]
+        lines.append(b",".join(encoded))
+    lines.append(b",".join(v.encode() for v in list(ROWS[0].values())[:-1]))  # a field short
+    return b"\r\n".join(lines) + b"\r\n"
+
+
+def _generated_export(options: dict) -> bytes:
+    """A generated export (every row defect the generator plants) written as ``options`` say."""
+    delivery = generate_dossier_delivery(
+        "40",
+        datetime(2026, 11, 20).date(),
+        count=400,
+        seed=5,
+        defect_rate=0.3,
+        options=DeliveryOptions(**options),
+    )
+    return delivery.csv
+
+
+@pytest.mark.parametrize(
+    "export",
+    [
+        pytest.param(_hand_made_export, id="hand-made"),
+        *(
+            pytest.param(partial(_generated_export, options), id=name)
+            for name, options in (
+                ("utf-8", {}),
+                ("utf-8-sig", {"encoding": "utf-8-sig"}),
+                ("windows-1258", {"encoding": "windows-1258", "decompose_all": True}),
+                ("tcvn3", {"encoding": "tcvn3", "delimiter": ";"}),
+                ("truncated", {"truncate": True}),
+            )
+        ),
+    ],
+)
+def test_rows_in_the_documented_order_read_as_field_by_field(export, monkeypatch) -> None:
+    """A file whose columns are the documented ones in order is read a record at a time, and
+    a field read once without a problem is not decoded again; the rows and the facts are
+    those of reading each field by its header's column map and decoding every field."""
+    data = export()
+    fast = DossierExportReader(io.BytesIO(data), name="dossiers_40_20261120.csv")
+    rows = list(fast)
+    assert fast._in_order
+    assert fast._decoded  # fields were remembered
+    with monkeypatch.context() as patched:
+        patched.setattr("lienthong.dossiers.export_file._DECODED_KEPT", 0)
+        general = _ReadFieldByField(io.BytesIO(data), name="dossiers_40_20261120.csv")
+        expected = list(general)
+        assert not general._decoded
+    assert rows == expected
+    assert fast.facts == general.facts
+    assert fast.facts.row_count == len(rows) > 5
