@@ -8,7 +8,16 @@ import math
 import pytest
 
 from lienthong.ministry.page import parse_page
-from lienthong.pipeline.contract import Contract, item_defects, parse_rfc3339, storable_json
+from lienthong.pipeline import contract
+from lienthong.pipeline.contract import (
+    Contract,
+    item_defects,
+    parse_iso_date,
+    parse_rfc3339,
+    read_iso_dates,
+    read_rfc3339,
+    storable_json,
+)
 from lienthong.population.contract import CONTRACT
 
 CLEAN = {
@@ -149,3 +158,59 @@ def test_the_fast_check_agrees_with_the_thorough_one_on_every_kind(form):
     defects, payload = Contract(EVENT_CONTRACT).check(form)
     assert defects == item_defects(form, EVENT_CONTRACT)
     assert json.loads(payload) == json.loads(storable_json(form))
+
+
+COMMON_STAMPS = [
+    "2026-11-20T08:15:00Z",
+    "2026-11-20T08:15:00.5Z",
+    "2026-11-20T08:15:00.123456+07:00",
+    "1999-12-31T23:59:59-05:30",
+]
+ODD_STAMPS = [
+    "2026-11-20t08:15:00z",  # lower case: read after upper-casing
+    "2026-11-20 08:15:00Z",
+    "2026-11-20T08:15:00.1234567890Z",  # digits past the sixth dropped
+    "2026-11-20T08:15:00Z\n",
+    "2026-11-20T08:15:00Z\n2026-11-21T08:15:00Z",  # two common texts in one
+    "2026-02-30T08:15:00Z",  # no such day
+    "2026-11-20T24:00:00Z",
+    "2026-11-20T23:59:60Z",
+    "\uff12\uff10\uff12\uff16-11-20T08:15:00Z",  # full-width digits
+    "2026-11-20T08:15:00",  # no zone
+    "2026-11-20",
+    "",
+    "  2026-11-20T08:15:00Z",
+]
+COMMON_DATES = ["2026-11-20", "1900-01-01", "2000-02-29"]
+ODD_DATES = ["2026-02-30", "2026-11-20\n", "20261120", "2026-W47-1", "2026-11-20T00:00:00Z", ""]
+
+
+@pytest.mark.parametrize(
+    ("read", "parse", "common", "odd"),
+    [
+        (read_rfc3339, parse_rfc3339, COMMON_STAMPS, ODD_STAMPS),
+        (read_iso_dates, parse_iso_date, COMMON_DATES, ODD_DATES),
+    ],
+    ids=["timestamps", "dates"],
+)
+def test_a_column_reads_as_its_values_one_by_one(read, parse, common, odd, monkeypatch):
+    """A column of texts reads as each text alone: a column of common texts by fromisoformat
+    without a call per value, a column holding any other text value by value."""
+    columns = [
+        common * 3,
+        [None, *common, None],
+        [None, None],
+        [],
+        *([*common, text, *common] for text in odd),
+        [*common, 20261120, None],  # not text
+    ]
+    expected = [list(map(parse, column)) for column in columns]
+    assert any(value is None for column in expected[4:] for value in column)
+    assert [read(column) for column in columns] == expected
+    calls = []
+    name = parse.__name__
+    monkeypatch.setattr(contract, name, lambda value: calls.append(value) or parse(value))
+    assert read(common * 3) == expected[0]
+    assert calls == []
+    assert read([*common, odd[0]]) == [*expected[0][: len(common)], parse(odd[0])]
+    assert len(calls) == len(common) + 1

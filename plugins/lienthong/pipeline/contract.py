@@ -150,6 +150,59 @@ def parse_iso_date(value: Any) -> date | None:
         return None
 
 
+def read_rfc3339(values: Sequence[Any]) -> list[datetime | None]:
+    """`parse_rfc3339` of each value (None stays None), a column at a time.
+
+    Where every text is written the common way (ASCII digits, ``T``, at most six fractional
+    digits, ``Z`` or an offset: what `parse_rfc3339` hands to ``datetime.fromisoformat`` as it
+    is), one regular expression over the column vouches for them all and fromisoformat reads
+    them in C: a chunk's column of timestamps in a quarter of the time. Any other column is
+    read value by value."""
+    return _read_column(values, _COMMON_TIMESTAMPS, datetime.fromisoformat, parse_rfc3339)
+
+
+def read_iso_dates(values: Sequence[Any]) -> list[date | None]:
+    """`parse_iso_date` of each value (None stays None), a column at a time, as
+    `read_rfc3339` reads timestamps."""
+    return _read_column(values, _COMMON_DATES, date.fromisoformat, parse_iso_date)
+
+
+def _lines_of(line: str) -> re.Pattern[str]:
+    """Texts of the form ``line``, joined by line breaks."""
+    return re.compile(f"{line}(?:\n{line})*")
+
+
+_COMMON_TIMESTAMPS = _lines_of(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+_COMMON_DATES = _lines_of(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _read_column(
+    values: Sequence[Any],
+    common: re.Pattern[str],
+    read_common: Callable[[str], Any],
+    read_one: Callable[[Any], Any],
+) -> list[Any]:
+    texts = values if None not in values else [value for value in values if value is not None]
+    read: list[Any] | None = None
+    if texts and set(map(type, texts)) == {str}:
+        joined = "\n".join(texts)
+        # A text holding a line break would pass for two: none such is common.
+        if joined.count("\n") == len(texts) - 1 and common.fullmatch(joined):
+            try:
+                read = list(map(read_common, texts))
+            except ValueError:  # a day or an hour that does not exist: read one by one
+                read = None
+    if read is None:
+        return list(map(read_one, values))
+    if texts is values:
+        return read
+    found = iter(read)
+    return [None if value is None else next(found) for value in values]
+
+
 def item_defects(item: Any, fields: Sequence[Field], *, max_depth: int = MAX_DEPTH) -> list[str]:
     """What keeps ``item`` from the contract, each naming its field; empty when it keeps to it."""
     if isinstance(item, RawItem):
