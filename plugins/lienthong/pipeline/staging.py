@@ -16,6 +16,7 @@ import re
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -258,14 +259,21 @@ def format_chunk(
     payloads: bytes = b""
     payloads_binary = False
     if layout.payload_at and prepared:
-        # itemgetter picks a row's values in C: a generator per row cost a microsecond.
-        width = len(prepared[0][0])
-        kept = itemgetter(*(i for i in range(width) if i not in layout.payload_at))
-        payload = itemgetter(0, *layout.payload_at)
+        # Split by column: the chunk's columns once (zip, in C), then each table's rows from
+        # its own (0.7 us a population row, against 1.3 picking and joining each row's).
+        columns = list(zip(*map(itemgetter(0), prepared), strict=True))
+        batch = repeat(batch_no)
         payloads, payloads_binary = _formatted(
-            [(batch_no, *payload(row)) for row, _ in prepared], layout.payload_types
+            list(zip(batch, columns[0], *(columns[i] for i in layout.payload_at), strict=False)),
+            layout.payload_types,
         )
-        rows = [(batch_no, *kept(row)) for row, _ in prepared]
+        rows = list(
+            zip(
+                batch,
+                *(c for i, c in enumerate(columns) if i not in layout.payload_at),
+                strict=False,  # against the batch number's endless repeat
+            )
+        )
     else:
         rows = [(batch_no, *row) for row, _ in prepared]
     formatted, binary = _formatted(rows, layout.types)
