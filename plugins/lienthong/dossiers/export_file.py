@@ -604,15 +604,9 @@ class DossierExportReader:
                     column = documented or label or ""
                 else:
                     documented, column = None, f"column {position + 1}"
-                if raw.isascii():
-                    value: str | None = raw
-                else:
-                    value, problem, before_nfc = self._decode(raw, column)
-                    if problem:
-                        problems.append(problem)
-                    if before_nfc is not None:
-                        renormalised.append(column)
-                        received[column] = before_nfc
+                value: str | None = raw
+                if not raw.isascii():
+                    value = self._field(raw, column, problems, renormalised, received)
                 if value is not None and not value.strip():
                     value = None
                 if documented is not None:
@@ -637,19 +631,31 @@ class DossierExportReader:
         for position, raw in enumerate(fields):
             if not raw.isascii():
                 column = DOCUMENTED_COLUMNS[position]
-                value, problem, before_nfc = self._decode(raw, column)
-                if problem:
-                    problems.append(problem)
-                if before_nfc is not None:
-                    renormalised.append(column)
-                    received[column] = before_nfc
-                values[position] = value
+                values[position] = self._field(raw, column, problems, renormalised, received)
         if not all(map(str.strip, values)):
             values = [value if value.strip() else None for value in values]
         if problems:
             self._malformed += 1
             return line, tuple(values), {}, "; ".join(problems), tuple(renormalised), received
         return line, tuple(values), {}, None, tuple(renormalised), received
+
+    def _field(
+        self,
+        raw: str,
+        column: str,
+        problems: list[str],
+        renormalised: list[str],
+        received: dict[str, str],
+    ) -> str:
+        """A field's text (`_decode`), its problem and its text as received (where NFC
+        changed it) noted for its row."""
+        value, problem, before_nfc = self._decode(raw, column)
+        if problem:
+            problems.append(problem)
+        if before_nfc is not None:
+            renormalised.append(column)
+            received[column] = before_nfc
+        return value
 
     def _decode(
         self, latin1: str, column: str = "header", *, count: bool = True
