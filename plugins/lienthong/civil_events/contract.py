@@ -90,25 +90,59 @@ STAGING_COLUMNS = (
 
 def received_form(row: Mapping[str, Any]) -> dict[str, Any]:
     """A registry row as JSON-able values (idempotent: a received form stays as it is)."""
-    form = {}
-    for column, value in row.items():
-        kind = type(value)
-        if kind is str:  # most values: looked at first
-            if column in _CHAR_COLUMNS:
-                value = value.rstrip(" ")
-        elif value is None or kind is bool:
-            pass
-        elif isinstance(value, datetime):
-            moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-            value = moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        elif isinstance(value, date):
-            value = value.isoformat()
-        elif column in _CHAR_COLUMNS and isinstance(value, str):
-            value = value.rstrip(" ")
-        elif column not in _DOCUMENTED:
-            value = _extra_value(value)
-        form[column] = value
-    return form
+    return {column: _received_value(column, value) for column, value in row.items()}
+
+
+def _received_value(column: str, value: Any) -> Any:
+    """A value of ``column`` in its received form (`received_form`)."""
+    kind = type(value)
+    if kind is str:  # most values: looked at first
+        return value.rstrip(" ") if column in _CHAR_COLUMNS else value
+    if value is None or kind is bool:
+        return value
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if column in _CHAR_COLUMNS and isinstance(value, str):
+        return value.rstrip(" ")
+    if column not in _DOCUMENTED:
+        return _extra_value(value)
+    return value
+
+
+class ReceivedForms(list):
+    """A chunk's rows already in their received form (`received_forms`), which
+    `Preparer.prepare_many` takes as they are."""
+
+
+def received_forms(keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> ReceivedForms:
+    """The received forms of a chunk of driver rows whose values come in the order of
+    ``keys``: ``received_form`` of each row's item (`registry_items`), made a column at a time.
+
+    A column of text and nulls (most of a registry's) needs nothing done to it but the
+    padding taken off a CHAR column's values; a column of booleans and nulls, nothing at
+    all; any other column is put in its form value by value. Each row's dict is then made
+    from its values in C: the chunk's forms without a dict, a call per value and a branch
+    per type for each row, twice (the item, then its form)."""
+    from lienthong.registry.extraction import normalise_value
+
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in keys]
+    formed = []
+    for key, values in zip(keys, columns, strict=True):
+        kinds = set(map(type, values))
+        if kinds <= _TEXT_OR_NULL:
+            if key in _CHAR_COLUMNS:
+                values = [None if value is None else value.rstrip(" ") for value in values]
+        elif not kinds <= _BOOLEAN_OR_NULL:
+            values = [_received_value(key, normalise_value(key, value)) for value in values]
+        formed.append(values)
+    return ReceivedForms(map(dict, map(zip, repeat(keys), zip(*formed, strict=True))))
+
+
+_TEXT_OR_NULL = frozenset({str, type(None)})
+_BOOLEAN_OR_NULL = frozenset({bool, type(None)})
 
 
 def _extra_value(value: Any) -> Any:
@@ -154,7 +188,10 @@ class Preparer:
         """``prepare`` of each row of a chunk, numbered from ``start``: the same rows and
         fixes, the plain rows' received forms read by column (`lienthong.pipeline.columns`),
         the others one by one."""
-        forms = [received_form(item) if isinstance(item, Mapping) else item for item in items]
+        if isinstance(items, ReceivedForms):
+            forms: Sequence[Any] = items
+        else:
+            forms = [received_form(item) if isinstance(item, Mapping) else item for item in items]
         return prepare_by_column(
             start,
             forms,

@@ -137,7 +137,7 @@ class RegistryRead:
     def chunks(self) -> Iterator[EncodedChunk]:
         """The window's rows, in chunks, from one snapshot; each chunk the driver's rows
         pickled (`pickled_chunk`), its items built where they are prepared."""
-        from lienthong.registry.extraction import registry_items
+        from lienthong.civil_events.contract import received_forms
 
         with self.extraction as extraction:
             window = extraction.open()
@@ -157,7 +157,7 @@ class RegistryRead:
                 "recheck_from": _iso(window.recheck_from),
                 "recheck_missed": self._missed(window.recheck_keys),
             }
-            items = partial(registry_items, extraction.item_keys)
+            items = partial(received_forms, extraction.item_keys)
             # Closed here, before the extraction: a read stopped early drops its connection
             # rather than roll back behind rows still in flight (what the read's close does).
             with closing(extraction.packed_chunks()) as chunks:
