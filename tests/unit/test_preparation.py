@@ -212,17 +212,28 @@ def test_a_chunks_rows_are_freed_before_the_collector_resumes():
 
 
 def test_the_collector_is_paused_while_a_chunk_is_prepared_and_back_after():
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
     # In this process (the first chunk) and in workers, whose inherited objects are frozen.
     chunks = _chunks(200, 50)
     staged = list(staged_chunks(NotesCollector(), 3, chunks, workers=2, workers_from=50))
     rows = [line.split("\t") for chunk in staged for line in chunk.rows.decode().splitlines()]
     assert len(rows) == 200
     assert {row[2] for row in rows} == {"f"}  # never enabled during a chunk
-    assert [row[3] for row in rows[:50]] == ["f"] * 50  # this process freezes nothing
-    assert {row[3] for row in rows[50:]} == {"t"}
-    assert gc.isenabled()
-    # A chunk that fails leaves the collector on.
+    # What this process held when the loop began is frozen while it runs, and thawed after.
+    assert {row[3] for row in rows} == {"t"}
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    # A chunk that fails leaves the collector on and the heap thawed.
     with pytest.raises(ValueError):
         list(staged_chunks(BreaksOn("name 4"), 1, _chunks(10, 10), workers=1))
-    assert gc.isenabled()
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_a_heap_frozen_before_the_loop_is_left_frozen():
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        staged = list(staged_chunks(NotesCollector(), 1, _chunks(10, 10), workers=1))
+        assert staged[0].count == 10
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
