@@ -244,6 +244,25 @@ def test_a_chunk_prepared_by_column_has_each_row_and_fix_that_prepare_gives():
     assert rules == {"P-K1", "P-K4", "P-L3"}
 
 
+def test_codes_and_places_remembered_across_chunks_are_what_prepare_decides(monkeypatch):
+    """A preparer works out each distinct code and place once for its batch, and forgets
+    them when it holds too many: chunk after chunk, the same rows and fixes as ``prepare``."""
+    from lienthong.population import contract
+
+    monkeypatch.setattr(contract, "_REMEMBERED", 60)
+    items = _chunk_of_every_kind()
+    preparer = Preparer()
+    by_column = []
+    for start in range(0, len(items), 300):
+        by_column += preparer.prepare_many(start, items[start : start + 300])
+        assert 0 < len(preparer._places) <= 600  # a chunk's places at most: forgotten between
+    one_by_one = [Preparer().prepare(i, item) for i, item in enumerate(items)]
+    for (row, fixes), (expected_row, expected_fixes) in zip(by_column, one_by_one, strict=True):
+        assert (row, list(fixes)) == (expected_row, list(expected_fixes))
+    remembered = preparer._communes
+    assert all(contract._commune_code(value) == kept for value, kept in remembered.items())
+
+
 def test_a_page_prepared_from_its_json_has_each_row_and_fix_that_prepare_gives():
     import msgspec
 

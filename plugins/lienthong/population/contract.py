@@ -131,6 +131,32 @@ def _code(value: Any, width: int, text: Callable[[Any], str | None]) -> str | No
     return _pad(value.strip() if value else value, width)
 
 
+def _province_code(value: Any) -> str | None:
+    return _code(value, 2, checked_text)
+
+
+def _commune_code(value: Any) -> str | None:
+    return _code(value, 5, checked_text)
+
+
+#: Distinct values a preparer remembers the outcome of per kind (`_each`).
+_REMEMBERED = 100_000
+
+
+def _each(known: dict, values: Sequence[Any], outcome: Callable[[Any], Any]) -> list[Any]:
+    """``outcome`` of each of ``values``, each distinct value worked out once and remembered
+    in ``known`` (up to `_REMEMBERED` of them): most of a chunk's are already known, and
+    looked up in C."""
+    new = set(values).difference(known)
+    if new:
+        if len(known) + len(new) > _REMEMBERED:
+            known.clear()  # bounded: memory stays flat whatever the codes sent
+            new = set(values)
+        for value in new:
+            known[value] = outcome(value)
+    return list(map(known.__getitem__, values))
+
+
 def _fix(fixes: list[Fix], field: str, value: Any, rule_id: str, repaired: str | None) -> None:
     """Record a fix of ``field`` from ``value`` as received to ``repaired`` by ``rule_id``."""
     if value is not None and type(value) is not str:
@@ -156,6 +182,11 @@ class Preparer:
 
     def __init__(self, codes: AddressCodes | None = None) -> None:
         self.codes = codes or address_codes()
+        # A batch's codes and places as kept, each worked out once (`_each`): a province
+        # holds a few thousand communes, and each chunk names most of them again.
+        self._provinces: dict[Any, str | None] = {}
+        self._communes: dict[Any, str | None] = {}
+        self._places: dict[tuple[Any, Any], tuple[Any, Any, str]] = {}
 
     def prepare(self, row_no: int, item: Any) -> tuple[tuple, list[Fix]]:
         """One item → (staging row in ``STAGING_COLUMNS`` order, fixes applied)."""
@@ -297,17 +328,15 @@ class Preparer:
             fix_changed(f"{key}.detail", raw_detail, detail, "P-K1")
             raw_province = columns[f"{key}.province_code"]
             raw_commune = columns[f"{key}.commune_code"]
-            province_of = {v: _code(v, 2, checked_text) for v in set(raw_province)}
-            commune_of = {v: _code(v, 5, checked_text) for v in set(raw_commune)}
             pairs = list(
                 zip(
-                    map(province_of.__getitem__, raw_province),
-                    map(commune_of.__getitem__, raw_commune),
+                    _each(self._provinces, raw_province, _province_code),
+                    _each(self._communes, raw_commune, _commune_code),
                     strict=True,
                 )
             )
-            placed = {pair: self._placed(*pair) for pair in set(pairs)}
-            province, commune, rule = zip(*map(placed.__getitem__, pairs), strict=True)
+            placed = _each(self._places, pairs, self._place)
+            province, commune, rule = zip(*placed, strict=True)
             fix_changed(f"{key}.province_code", raw_province, province, rule)
             fix_changed(f"{key}.commune_code", raw_commune, commune, rule)
             addresses += (province, commune, detail)
@@ -360,6 +389,9 @@ class Preparer:
             content_hash,
         )
         return list(zip(rows, fixes, strict=True))
+
+    def _place(self, pair: tuple[str | None, str | None]) -> tuple[Any, Any, str]:
+        return self._placed(*pair)
 
     def _placed(self, province: str | None, commune: str | None) -> tuple[Any, Any, str]:
         """An address's codes as kept, and the rule that decided them: a pre-2025 commune

@@ -333,7 +333,6 @@ _CLEAN_NAME = re.compile(
 _BREVE = "\u0306"
 
 
-@functools.lru_cache(maxsize=32768)
 # Called on every canonical name, which repeat as normalise_text's do.
 @functools.lru_cache(maxsize=32768)
 def name_defect(value: str | None) -> str | None:
