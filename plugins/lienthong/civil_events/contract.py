@@ -124,8 +124,8 @@ def received_forms(keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> Receiv
     A column of text and nulls (most of a registry's) needs nothing done to it but the
     padding taken off a CHAR column's values; a column of booleans and nulls, nothing at
     all; any other column is put in its form value by value. Each row's dict is then made
-    from its values in C: the chunk's forms without a dict, a call per value and a branch
-    per type for each row, twice (the item, then its form)."""
+    from its values in C. (Row by row, the item and then its form each cost a dict, a call
+    per value and a branch per type.)"""
     from lienthong.registry.extraction import normalise_value
 
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in keys]
