@@ -5,6 +5,8 @@ or failing midway, rerun, leaves the warehouse a clean run leaves (and no worker
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import os
 import pickle
 import signal
@@ -303,6 +305,35 @@ def test_a_dossier_file_read_ahead_by_workers_ends_exactly_as_one_read_in_the_st
     assert outcome == "published"
     assert facts["file"]["encoding"] == WINDOWS_1258 and facts["file"]["row_count"] == 1200
     assert ahead == in_loop
+
+
+def test_a_copy_that_fails_midway_stops_the_workers_and_thaws_the_heap_at_once(
+    warehouse_url, tmp_path, dossier_delivery, monkeypatch
+):
+    """An error while a staged chunk is copied (outside the loop that prepares the chunks)
+    closes that loop on the way out: its workers are gone and the heap thawed while the
+    error is still being handled, not whenever its traceback is dropped."""
+    from lienthong.pipeline import staging
+
+    people, delivery = dossier_delivery
+    monkeypatch.setattr(preparation, "WORKERS_FROM", 0)
+    copy_staged = staging.copy_staged
+    copies: list[int] = []
+
+    def breaks_on_the_third(conn, dataset, chunk):
+        copies.append(chunk.count)
+        if len(copies) == 3:
+            raise psycopg.OperationalError("the server went away")
+        copy_staged(conn, dataset, chunk)
+
+    monkeypatch.setattr(staging, "copy_staged", breaks_on_the_third)
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(psycopg.OperationalError, match="the server went away") as raised:
+        _dossier_run(warehouse_url, tmp_path / "a", delivery, people, "run", monkeypatch)
+    assert raised.traceback  # the traceback, and the frames it holds, are still alive here
+    assert len(copies) == 3
+    assert multiprocessing.active_children() == []
+    assert gc.get_freeze_count() == 0
 
 
 def test_a_dossier_file_whose_reading_fails_midway_then_rerun_ends_as_a_clean_run(

@@ -711,3 +711,20 @@ def test_rows_in_the_documented_order_read_as_field_by_field(export, monkeypatch
     assert rows == expected
     assert fast.facts == general.facts
     assert fast.facts.row_count == len(rows) > 5
+
+
+def test_the_fields_a_reader_remembers_are_bounded_by_their_text(monkeypatch) -> None:
+    """However long a file and its fields, what a reader remembers of the fields it has read
+    stays within its bound of characters; the rows are what they would be without it."""
+    data = _generated_export({})
+    monkeypatch.setattr("lienthong.dossiers.export_file._DECODED_KEPT", 400)
+    reader = DossierExportReader(io.BytesIO(data), name="dossiers_40_20261120.csv")
+    rows, most = [], 0
+    for row in reader:
+        rows.append(row)
+        most = max(most, reader._decoded_chars)
+    assert 200 < most <= 400
+    monkeypatch.setattr("lienthong.dossiers.export_file._DECODED_KEPT", 0)
+    general = _ReadFieldByField(io.BytesIO(data), name="dossiers_40_20261120.csv")
+    assert rows == list(general)
+    assert reader.facts == general.facts

@@ -75,8 +75,9 @@ _DELIMITERS = (",", ";", "\t", "|")
 _LOOKAHEAD_BYTES = 1 << 20
 _LOOKAHEAD_FIELDS = 400
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
-#: Distinct fields a reader remembers the reading of (`DossierExportReader._decode`).
-_DECODED_KEPT = 50_000
+#: Characters of distinct fields a reader remembers the reading of
+#: (`DossierExportReader._decode`): some 50,000 names a few dozen characters long.
+_DECODED_KEPT = 2_000_000
 _BOM_TEXT = encodings.BOM.decode("latin-1")  # the BOM's bytes as the latin-1 layer shows them
 
 
@@ -350,6 +351,7 @@ class DossierExportReader:
         # ``_decoded_in`` (`_decode`)
         self._decoded: dict[str, tuple[str, str | None, int, int]] = {}
         self._decoded_in: str | None = None
+        self._decoded_chars = 0
         self._missing: tuple[str, ...] = DOCUMENTED_COLUMNS
         self._extra_columns: tuple[str, ...] = ()
         self._duplicates: tuple[str, ...] = ()
@@ -670,6 +672,7 @@ class DossierExportReader:
             # once in this encoding without a problem reads the same again.
             if self._decoded_in != encoding:
                 self._decoded.clear()
+                self._decoded_chars = 0
                 self._decoded_in = encoding
             known = self._decoded.get(latin1)
             if known is not None:
@@ -711,7 +714,11 @@ class DossierExportReader:
         self._plausible += plausible
         self._judged += judged
         if problem is None and _DECODED_KEPT:
-            if len(self._decoded) >= _DECODED_KEPT:
-                self._decoded.clear()  # bounded: memory stays flat however long the file
+            self._decoded_chars += len(latin1) + len(text)
+            if self._decoded_chars > _DECODED_KEPT:
+                # Bounded by its text, not its count (a field may be 131,072 characters long):
+                # memory stays flat however long the file.
+                self._decoded.clear()
+                self._decoded_chars = len(latin1) + len(text)
             self._decoded[latin1] = (text, before_nfc, plausible, judged)
         return text, problem, before_nfc

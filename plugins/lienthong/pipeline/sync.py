@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import closing
 from dataclasses import asdict
 from datetime import UTC, datetime
 
@@ -116,10 +117,13 @@ def _stage(conn, dataset, source, batch_no, extraction, now, started) -> None:
         prepared = staged_chunks(
             preparer, batch_no, chunks, announced=lambda: extraction.announced_total, layout=layout
         )
-        for staged in prepared:
-            staging.copy_staged(conn, dataset, staged)
-            received += staged.count
-            progress.update(received, extraction.announced_total)
+        # Closed on the way out, an error's too: its workers stopped and the heap thawed then,
+        # not whenever the traceback that holds this frame is dropped.
+        with closing(prepared):
+            for staged in prepared:
+                staging.copy_staged(conn, dataset, staged)
+                received += staged.count
+                progress.update(received, extraction.announced_total)
         finish = getattr(extraction, "finish", None)
         if finish is not None:
             finish()
