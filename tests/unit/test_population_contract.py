@@ -247,9 +247,10 @@ def test_a_chunk_prepared_by_column_has_each_row_and_fix_that_prepare_gives():
 def test_codes_and_places_remembered_across_chunks_are_what_prepare_decides(monkeypatch):
     """A preparer works out each distinct code and place once for its batch, and forgets
     them when it holds too many: chunk after chunk, the same rows and fixes as ``prepare``."""
+    from lienthong.pipeline import columns
     from lienthong.population import contract
 
-    monkeypatch.setattr(contract, "_REMEMBERED", 60)
+    monkeypatch.setattr(columns, "REMEMBERED", 60)
     items = _chunk_of_every_kind()
     preparer = Preparer()
     by_column = []

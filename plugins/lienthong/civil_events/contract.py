@@ -126,6 +126,8 @@ def received_forms(keys: Sequence[str], rows: Sequence[Sequence[Any]]) -> Receiv
     all; any other column is put in its form value by value. Each row's dict is then made
     from its values in C. (Row by row, the item and then its form each cost a dict, a call
     per value and a branch per type.)"""
+    # Here, not at the top: the registry's module brings SQLAlchemy, which a DAG file's
+    # import of this dataset need not load.
     from lienthong.registry.extraction import normalise_value
 
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in keys]

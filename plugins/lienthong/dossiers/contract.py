@@ -24,7 +24,7 @@ from operator import ne
 import orjson
 
 from lienthong.dossiers.export_file import DOCUMENTED_COLUMNS, DossierRow
-from lienthong.pipeline.columns import PlainColumns, prepare_by_column
+from lienthong.pipeline.columns import PlainColumns, per_distinct, prepare_by_column
 from lienthong.pipeline.contract import (
     Contract,
     Field,
@@ -219,8 +219,7 @@ class Preparer:
         for column in DOCUMENTED_COLUMNS:
             read = plain.columns[column]
             if column in CANONICAL_TEXT:
-                canonical = {value: normalise_text(value) for value in set(read)}
-                kept = list(map(canonical.__getitem__, read))
+                kept = per_distinct(read, normalise_text)
             elif None in read:
                 kept = [None if value is None else value.strip() for value in read]
             else:

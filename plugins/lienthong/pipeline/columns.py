@@ -174,6 +174,28 @@ def prepare_by_column(
     return prepared
 
 
+#: Distinct values `per_distinct` remembers the outcome of in one ``known``.
+REMEMBERED = 100_000
+
+
+def per_distinct(
+    values: Sequence[Any], outcome: Callable[[Any], Any], known: dict | None = None
+) -> list[Any]:
+    """``outcome`` of each of ``values``, worked out once per distinct value and looked up in
+    C for the others. With ``known`` (a preparer's, kept for its batch), what earlier chunks
+    worked out is looked up too, up to `REMEMBERED` values: codes and names come back in
+    every chunk."""
+    known = {} if known is None else known
+    new = set(values).difference(known)
+    if new:
+        if len(known) + len(new) > REMEMBERED:
+            known.clear()  # bounded: memory stays flat whatever the source sends
+            new = set(values)
+        for value in new:
+            known[value] = outcome(value)
+    return list(map(known.__getitem__, values))
+
+
 def read_texts(column: Sequence[str | None]) -> Sequence[str | None]:
     """`checked_text` of each value of a plain column (blank text is None, U+0000 replaced):
     the column itself when no value needs it, as nearly every column."""

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from lienthong.pipeline.columns import PlainColumns, prepare_by_column, read_texts
+from lienthong.pipeline.columns import PlainColumns, per_distinct, prepare_by_column, read_texts
 from lienthong.pipeline.contract import (
     Contract,
     Field,
@@ -139,24 +139,6 @@ def _commune_code(value: Any) -> str | None:
     return _code(value, 5, checked_text)
 
 
-#: Distinct values a preparer remembers the outcome of per kind (`_each`).
-_REMEMBERED = 100_000
-
-
-def _each(known: dict, values: Sequence[Any], outcome: Callable[[Any], Any]) -> list[Any]:
-    """``outcome`` of each of ``values``, each distinct value worked out once and remembered
-    in ``known`` (up to `_REMEMBERED` of them): most of a chunk's are already known, and
-    looked up in C."""
-    new = set(values).difference(known)
-    if new:
-        if len(known) + len(new) > _REMEMBERED:
-            known.clear()  # bounded: memory stays flat whatever the codes sent
-            new = set(values)
-        for value in new:
-            known[value] = outcome(value)
-    return list(map(known.__getitem__, values))
-
-
 def _fix(fixes: list[Fix], field: str, value: Any, rule_id: str, repaired: str | None) -> None:
     """Record a fix of ``field`` from ``value`` as received to ``repaired`` by ``rule_id``."""
     if value is not None and type(value) is not str:
@@ -182,8 +164,8 @@ class Preparer:
 
     def __init__(self, codes: AddressCodes | None = None) -> None:
         self.codes = codes or address_codes()
-        # A batch's codes and places as kept, each worked out once (`_each`): a province
-        # holds a few thousand communes, and each chunk names most of them again.
+        # A batch's codes and places as kept, each worked out once (`per_distinct`): a
+        # province holds a few thousand communes, and each chunk names most of them again.
         self._provinces: dict[Any, str | None] = {}
         self._communes: dict[Any, str | None] = {}
         self._places: dict[tuple[Any, Any], tuple[Any, Any, str]] = {}
@@ -318,8 +300,7 @@ class Preparer:
         canonical_name = list(map(normalise_text, read_texts(raw_name)))
         fix_changed("full_name", raw_name, canonical_name, "P-K1")
         ethnicity = read_texts(columns["ethnicity_code"])
-        padded_of = {value: _pad(value, 2) for value in set(ethnicity)}
-        padded = list(map(padded_of.__getitem__, ethnicity))
+        padded = per_distinct(ethnicity, lambda value: _pad(value, 2))
         fix_changed("ethnicity_code", ethnicity, padded, "P-K4")
         addresses: list[Sequence[Any]] = []
         for key in ("permanent_address", "current_address"):
@@ -330,12 +311,12 @@ class Preparer:
             raw_commune = columns[f"{key}.commune_code"]
             pairs = list(
                 zip(
-                    _each(self._provinces, raw_province, _province_code),
-                    _each(self._communes, raw_commune, _commune_code),
+                    per_distinct(raw_province, _province_code, self._provinces),
+                    per_distinct(raw_commune, _commune_code, self._communes),
                     strict=True,
                 )
             )
-            placed = _each(self._places, pairs, self._place)
+            placed = per_distinct(pairs, self._place, self._places)
             province, commune, rule = zip(*placed, strict=True)
             fix_changed(f"{key}.province_code", raw_province, province, rule)
             fix_changed(f"{key}.commune_code", raw_commune, commune, rule)
