@@ -231,9 +231,10 @@ def test_the_collector_is_paused_while_a_chunk_is_prepared_and_back_after():
 def test_a_heap_frozen_before_the_loop_is_left_frozen():
     gc.freeze()
     try:
-        frozen = gc.get_freeze_count()
+        assert gc.get_freeze_count() > 0
         staged = list(staged_chunks(NotesCollector(), 1, _chunks(10, 10), workers=1))
         assert staged[0].count == 10
-        assert gc.get_freeze_count() >= frozen
+        # Still frozen (frozen objects freed meanwhile leave it, so the count may fall).
+        assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
