@@ -28,7 +28,7 @@ from psycopg.types.json import Jsonb
 
 from lienthong.pipeline import batches, data_docs
 from lienthong.pipeline.dataset import DIMENSIONS, Dataset
-from lienthong.pipeline.staging import qualified
+from lienthong.pipeline.staging import BATCH_SCAN_SETTINGS, qualified, scan_batches
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +39,8 @@ SUITES = {"batch": "received", "rows": "rows"}
 #: in GX; GX's own runs it twice, and is validated the same way.
 SQL_RULE_TYPES = frozenset({"unexpected_rows_expectation", "unexpected_row_count_expectation"})
 
-#: Session settings for validation's queries. Planner costs: a rule's query returns few rows,
-#: but the planner, which cannot estimate a regular expression or a lookup in the reference
-#: codes, expects most rows back and keeps the scan on one core while the task only waits: rows
-#: handed over cheaply let it scan a large batch on every core (a million rows: validation
-#: 50 s, then 39 s). The number of workers stays the server's own
-#: (``max_parallel_workers_per_gather``). No JIT: each query compiled its expressions in the
-#: leader and in every parallel worker (some 50 ms a process), more than compiled code saves
-#: on a scan of a million rows (the SQL rules of a million population rows, 6.3 s -> 5.4 s).
-SESSION_SETTINGS = {"parallel_setup_cost": "100", "parallel_tuple_cost": "0.001", "jit": "off"}
+#: Session settings for validation's queries: those of every query that reads a whole batch.
+SESSION_SETTINGS = BATCH_SCAN_SETTINGS
 
 
 def _with_session_settings(sqlalchemy_url: str) -> str:
@@ -331,8 +324,7 @@ def record_results(
             sql.SQL("DELETE FROM {} WHERE batch_no = %s").format(qualified(table)),
             (batch_no,),
         )
-    for name, value in SESSION_SETTINGS.items():
-        conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+    scan_batches(conn)
     failed: dict[str, int] = {}
     for view, suite_result in results:
         scanned = _select_failing_column_rows(conn, view, suite_result.results)
