@@ -194,14 +194,17 @@ ODD_DATES = ["2026-02-30", "2026-11-20\n", "20261120", "2026-W47-1", "2026-11-20
     ids=["timestamps", "dates"],
 )
 def test_a_column_reads_as_its_values_one_by_one(read, parse, common, odd, monkeypatch):
-    """A column of texts reads as each text alone: a column of common texts by fromisoformat
-    without a call per value, a column holding any other text value by value."""
+    """A column of texts reads as each text alone: its common texts by fromisoformat without a
+    call per value, any other text (a form of its own, a day that does not exist) on its own,
+    and a column of many such texts value by value."""
     columns = [
         common * 3,
         [None, *common, None],
         [None, None],
         [],
         *([*common, text, *common] for text in odd),
+        [*odd, *common, None, *odd],  # at either end, one after another
+        [*common, *(text for text in odd if "\n" not in text)] * 20,  # more than looked past
         [*common, 20261120, None],  # not text
     ]
     expected = [list(map(parse, column)) for column in columns]
@@ -212,5 +215,15 @@ def test_a_column_reads_as_its_values_one_by_one(read, parse, common, odd, monke
     monkeypatch.setattr(contract, name, lambda value: calls.append(value) or parse(value))
     assert read(common * 3) == expected[0]
     assert calls == []
-    assert read([*common, odd[0]]) == [*expected[0][: len(common)], parse(odd[0])]
-    assert len(calls) == len(common) + 1
+    for text in odd:
+        calls.clear()
+        column = [*common, text, *common, text]
+        assert read(column) == list(map(parse, column))
+        if "\n" not in text:  # a text holding a line break leaves the column value by value
+            assert calls == [text, text]
+    # Past so many texts of other forms, the rest of the column is read value by value.
+    calls.clear()
+    odd_ones = [text for text in odd if "\n" not in text] * 40
+    column = [*odd_ones, *common]
+    assert read(column) == list(map(parse, column))
+    assert len(calls) == len(column)
