@@ -74,6 +74,49 @@ def test_copy_text_is_what_psycopgs_own_adapters_write():
     assert copy_text(rows) == expected
 
 
+def test_copy_binary_is_what_psycopgs_own_binary_formatter_writes():
+    """Rows in the binary format, header and end of data included, are what psycopg's own
+    formatter writes for them (ours calls its row formatter without the class around it)."""
+    import psycopg
+    from psycopg._copy_base import BinaryFormatter
+    from psycopg.adapt import Transformer
+
+    from lienthong.pipeline.staging import _COPY_CONTEXT, _TEXT_OID, copy_binary
+
+    names = ("int8", "int4", "text", "date", "timestamptz", "bool", "json")
+    types = [psycopg.adapters.types[name].oid for name in names]
+    rows = [
+        (
+            7,
+            1,
+            "Nguyễn Thị\tHoa",
+            date(1990, 2, 28),
+            datetime(2026, 11, 29, 8, 30, tzinfo=UTC),
+            True,
+            '{"a": [1, "é"]}',
+        ),
+        (7, 2, None, None, None, None, None),
+        (
+            7,
+            3,
+            "",
+            date(2000, 1, 1),
+            datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=7))),
+            False,
+            "[]",
+        ),
+    ]
+    for chunk in (rows, rows[:1], []):
+        transformer = Transformer(_COPY_CONTEXT)
+        transformer.set_dumper_types(
+            [_TEXT_OID if name == "json" else oid for name, oid in zip(names, types, strict=True)],
+            psycopg.pq.Format.BINARY,
+        )
+        formatter = BinaryFormatter(transformer)
+        expected = b"".join(bytes(formatter.write_row(row)) for row in chunk)
+        assert copy_binary(chunk, types) == expected + bytes(formatter.end())
+
+
 #: A batch number no test's batch reaches (these tests roll back what they stage).
 BATCH = 2_000_000_007
 
