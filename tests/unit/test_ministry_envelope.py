@@ -102,3 +102,32 @@ def test_workers_stage_encoded_pages_as_one_process_stages_decoded_ones():
     assert [c.fixes for c in spread] == [c.fixes for c in alone]
     assert sum(c.count for c in spread) == sum(map(len, decoded)) == 18
     assert "the key occurs more than once" in b"".join(c.rows for c in spread).decode()
+
+
+def test_items_too_deep_for_a_shorter_stack_are_read_as_parse_page_reads_them():
+    """A page read whole by `read_envelope`, whose items a worker on a shorter stack cannot
+    walk, is read item by item there: what `parse_page` reads on that stack (the deep item
+    kept as received, for rule P-K5), the others as ever."""
+    import sys
+
+    from lienthong.pipeline.contract import RawItem
+
+    deep = '{"x": ' + "[" * 700 + "]" * 700 + "}"
+    body = _page(", ".join([json.dumps(CLEAN, ensure_ascii=False), deep, '"text"']))
+    page = read_envelope(body)
+    assert isinstance(page.items, EncodedChunk)
+    assert list(page.items.items()) == parse_page(body).items  # on this stack: read whole
+
+    limit = sys.getrecursionlimit()
+
+    def on_a_shorter_stack(read, depth=0):
+        # Called deep enough that 700 levels no longer fit under the limit.
+        if depth < limit - 500:
+            return on_a_shorter_stack(read, depth + 1)
+        return read()
+
+    items = list(on_a_shorter_stack(page.items.items))
+    whole = on_a_shorter_stack(lambda: parse_page(body).items)
+    assert items == whole
+    assert items[0] == CLEAN and items[2] == "text"
+    assert isinstance(items[1], RawItem) and items[1].text == deep

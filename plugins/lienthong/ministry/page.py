@@ -164,25 +164,29 @@ def read_envelope(body: bytes) -> CitizenPage | None:
     if sys.get_int_max_str_digits() and _LONG_NUMBER.search(around):
         return None  # a member parse_page cannot read (msgspec ignores one it does not know)
     return CitizenPage(
-        items=EncodedChunk(body, count, page_items),
+        items=EncodedChunk(items, count, page_items),
         next_cursor=envelope.next_cursor,
         total=envelope.total,
     )
 
 
-def page_items(body: bytes) -> JsonItems | list[Any]:
-    """The items of a page that `read_envelope` read, still as sent: read as `parse_page`
-    reads them (`read_items`), or by column where a preparer can.
+def page_items(items: bytes) -> JsonItems | list[Any]:
+    """The items of a page that `read_envelope` read (its ``items`` array, as sent), still as
+    sent: read as `parse_page` reads them (`read_items`), or by column where a preparer can.
+    The worker that prepares them is handed the array alone, not the page around it, which it
+    would walk again to find them.
 
-    msgspec's depth, like Python's, is what is left of the interpreter's recursion limit: a
-    page nested deep enough that `read_envelope` read it on a shorter stack may not be walked
-    here, and is then read by `parse_page` (which reads it item by item)."""
+    msgspec's depth, like Python's, is what is left of the interpreter's recursion limit: an
+    array nested deep enough that `read_envelope` walked it on a shorter stack may not be
+    walked here, and is then read item by item, as `parse_page` reads a page too deep for
+    its parser."""
     try:
-        items = JsonItems(bytes(_ENVELOPE.decode(body).items), read_items)
-        items.texts  # noqa: B018 (walked here, where a page too deep can still be read whole)
+        chunk = JsonItems(items, read_items)
+        chunk.texts  # noqa: B018 (walked here, where an array too deep can still be read)
     except RecursionError:
-        return parse_page(body).items
-    return items
+        text = items.decode("utf-8")
+        return [_item(text[start:end]) for start, end in _array_elements(text, 0, len(text))]
+    return chunk
 
 
 def read_items(text: bytes) -> Any:
