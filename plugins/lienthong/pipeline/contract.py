@@ -210,6 +210,8 @@ def _read_column(
         common_texts = iter(texts[len(read) : end])
         while True:
             try:
+                # A list keeps what ``extend`` appended before an error: the run is resumed
+                # past the text that raised it.
                 read.extend(map(read_common, common_texts))
                 break
             except ValueError:  # a day or an hour that does not exist: its own reading
