@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from lienthong.pipeline.staging import collapse_duplicates
+from lienthong.pipeline.staging import BATCH_SCAN_SETTINGS, collapse_duplicates
 from lienthong.population.dataset import POPULATION
 
 pytestmark = pytest.mark.integration
@@ -70,6 +70,13 @@ def test_copies_collapse_by_key_within_their_batch_alone(warehouse_conn):
         )
 
     collapse_duplicates(conn, dataset, BATCH, rows=len(ROWS))
+
+    # Planned as every query that reads a whole batch is: on every core, without JIT.
+    settings = {
+        name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
+        for name in BATCH_SCAN_SETTINGS
+    }
+    assert settings == BATCH_SCAN_SETTINGS
 
     collapsed = dict(
         conn.execute(

@@ -393,7 +393,8 @@ def test_validation_sessions_scan_a_batch_on_every_core_without_jit(warehouse_ur
     # URL had.
     from sqlalchemy import create_engine, text
 
-    from lienthong.pipeline.validation import SESSION_SETTINGS, _with_session_settings
+    from lienthong.pipeline.staging import BATCH_SCAN_SETTINGS
+    from lienthong.pipeline.validation import _with_session_settings
     from lienthong.warehouse.connection import sqlalchemy_url
 
     joiner = "&" if "?" in warehouse_url else "?"  # the embedded server's URL has a query
@@ -403,11 +404,11 @@ def test_validation_sessions_scan_a_batch_on_every_core_without_jit(warehouse_ur
         with engine.connect() as session:
             shown = {
                 name: session.execute(text(f"SHOW {name}")).scalar_one()
-                for name in (*SESSION_SETTINGS, "search_path")
+                for name in (*BATCH_SCAN_SETTINGS, "search_path")
             }
     finally:
         engine.dispose()
-    assert shown == {**SESSION_SETTINGS, "search_path": "staging"}
+    assert shown == {**BATCH_SCAN_SETTINGS, "search_path": "staging"}
 
 
 def test_new_fields_are_recorded_and_kept_not_fatal(warehouse_url, monkeypatch):

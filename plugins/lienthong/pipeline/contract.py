@@ -216,10 +216,10 @@ def _read_column(
                 break
             except ValueError:  # a day or an hour that does not exist: its own reading
                 read.append(read_one(texts[len(read)]))
-        if end < len(texts):
+        if end < len(texts):  # else every text is read
             read.append(read_one(texts[end]))
             odd += 1
-        at = run.end() + len(texts[end]) + 1 if end < len(texts) else len(joined)
+            at = run.end() + len(texts[end]) + 1
     if texts is values:
         return read
     found = iter(read)

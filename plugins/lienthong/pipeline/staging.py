@@ -22,7 +22,12 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg._copy_base import format_row_binary, format_row_text
+from psycopg._copy_base import (
+    _binary_signature,
+    _binary_trailer,
+    format_row_binary,
+    format_row_text,
+)
 from psycopg.adapt import AdaptersMap, Dumper, PyFormat, Transformer
 
 from lienthong.pipeline.dataset import Dataset, Fix
@@ -319,19 +324,14 @@ def copy_binary(rows: Iterable[Sequence[Any]], types: Sequence[int]) -> bytes | 
     # it is (COPY's binary rows carry no type), never encoded again as a JSON string.
     dumpers = [_TEXT_OID if oid == _JSON_OID else oid for oid in types]
     transformer.set_dumper_types(dumpers, psycopg.pq.Format.BINARY)
-    out = bytearray(_BINARY_SIGNATURE)
+    out = bytearray(_binary_signature)
     try:
         for row in rows:
             format_row_binary(row, transformer, out)
     except (TypeError, ValueError, AttributeError, OverflowError, psycopg.DataError):
         return None
-    out += _BINARY_TRAILER
+    out += _binary_trailer
     return bytes(out)
-
-
-# The binary format's header (signature, no flags, no extension) and its end of data.
-_BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\0" + bytes(8)
-_BINARY_TRAILER = b"\xff\xff"
 
 
 def _fitting(rows: Sequence[Sequence[Any]], types: Sequence[int]) -> bool:

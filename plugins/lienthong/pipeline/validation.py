@@ -39,16 +39,14 @@ SUITES = {"batch": "received", "rows": "rows"}
 #: in GX; GX's own runs it twice, and is validated the same way.
 SQL_RULE_TYPES = frozenset({"unexpected_rows_expectation", "unexpected_row_count_expectation"})
 
-#: Session settings for validation's queries: those of every query that reads a whole batch.
-SESSION_SETTINGS = BATCH_SCAN_SETTINGS
-
 
 def _with_session_settings(sqlalchemy_url: str) -> str:
-    """The URL with `SESSION_SETTINGS` added to the session options libpq sends."""
+    """The URL with `BATCH_SCAN_SETTINGS` added to the session options libpq sends: GX's
+    sessions read whole batches too."""
     from sqlalchemy.engine import make_url
 
     url = make_url(sqlalchemy_url)
-    settings = " ".join(f"-c {name}={value}" for name, value in SESSION_SETTINGS.items())
+    settings = " ".join(f"-c {name}={value}" for name, value in BATCH_SCAN_SETTINGS.items())
     options = " ".join(filter(None, (url.query.get("options"), settings)))
     return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
