@@ -23,6 +23,9 @@ from lienthong.settings import state_dir
 log = logging.getLogger(__name__)
 
 SITE_NAME = "lienthong"
+# GX's own page views, their templates compiled once per machine (`data_docs_views`).
+_PAGE_VIEW = {"module_name": "lienthong.pipeline.data_docs_views", "class_name": "PageView"}
+_INDEX_VIEW = {"module_name": "lienthong.pipeline.data_docs_views", "class_name": "IndexPageView"}
 _SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -92,7 +95,14 @@ def _build(context: Any, dataset: str, batch_no: int) -> Path:
                     "class_name": "TupleFilesystemStoreBackend",
                     "base_directory": str(staging),
                 },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "site_index_builder": {
+                    "class_name": "DefaultSiteIndexBuilder",
+                    "view": _INDEX_VIEW,
+                },
+                "site_section_builders": {
+                    section: {"view": _PAGE_VIEW}
+                    for section in ("expectations", "validations", "profiling")
+                },
             },
         )
         context.build_data_docs(site_names=[SITE_NAME])
