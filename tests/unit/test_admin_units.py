@@ -224,3 +224,45 @@ def test_source_info_describes_every_dataset() -> None:
 def test_results_are_cached() -> None:
     assert admin_units.current_communes() is admin_units.current_communes()
     assert admin_units.commune_conversion() is admin_units.commune_conversion()
+
+
+def test_address_codes_read_each_part_of_the_reference_only_when_asked(monkeypatch) -> None:
+    from lienthong.reference.address_codes import AddressCodes
+
+    current = admin_units.current_communes()[0]
+    went_whole: dict[str, list[str]] = defaultdict(list)
+    for legacy_code, code in admin_units.commune_conversion():
+        went_whole[legacy_code].append(code)
+    current_codes = {(c.province_code, c.code) for c in admin_units.current_communes()}
+    legacy = next(
+        c
+        for c in admin_units.legacy_communes()
+        if len(went_whole[c.code]) == 1 and (c.province_code, c.code) not in current_codes
+    )
+    read: list[str] = []
+
+    def spied(name: str):
+        original = getattr(admin_units, name)
+
+        def reading():
+            read.append(name)
+            return original()
+
+        return reading
+
+    for name in ("current_communes", "legacy_communes", "legacy_provinces", "commune_conversion"):
+        monkeypatch.setattr(admin_units, name, spied(name))
+    codes = AddressCodes()
+    assert read == []
+    # What a validation asks: the birth-province codes, from the pre-2025 provinces alone.
+    assert codes.birth_province_codes[0] == "001" and len(codes.birth_province_codes) == 63
+    assert read == ["legacy_provinces"]
+    # A current address: the current communes alone.
+    assert codes.legacy_remap(current.province_code, current.code) is None
+    assert read == ["legacy_provinces", "current_communes"]
+    # A pre-2025 one: the old communes and the conversion, once.
+    remap = codes.legacy_remap(legacy.province_code, legacy.code)
+    assert remap is not None and remap.whole
+    assert remap.targets[0][1] == went_whole[legacy.code][0]
+    codes.legacy_remap(legacy.province_code, legacy.code)
+    assert sorted(read[2:]) == ["commune_conversion", "current_communes", "legacy_communes"]
