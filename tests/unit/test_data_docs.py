@@ -63,6 +63,7 @@ def test_a_site_is_built_with_templates_compiled_once_per_machine(tmp_path, monk
     # (not in the Data Docs folder the review serves).
     assert "page.j2" in compiled and "index_page.j2" in compiled
     cache = tmp_path / "cache" / "data_docs_templates"
+    assert cache.stat().st_mode & 0o777 == 0o700  # what is cached is code the tasks run
     assert len(list(cache.iterdir())) == len(set(compiled)) > 10
     assert not list(data_docs.root().glob("**/__jinja2_*"))
 

@@ -44,10 +44,11 @@ class _TemplatesCache(FileSystemBytecodeCache):
 
 def templates_cache() -> FileSystemBytecodeCache | None:
     """Jinja's bytecode cache for GX's templates, in lienthong's state folder (not under the
-    Data Docs folder the review serves); None when that folder cannot be made."""
+    Data Docs folder the review serves); None when that folder cannot be made. What is
+    cached is code the tasks run: the folder is made for its owner alone."""
     folder = state_dir() / "cache" / "data_docs_templates"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError:
         return None
     return _TemplatesCache(str(folder))
