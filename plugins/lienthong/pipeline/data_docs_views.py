@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+from typing import Any
 
 from great_expectations.render.view import DefaultJinjaIndexPageView, DefaultJinjaPageView
 from jinja2 import FileSystemBytecodeCache
@@ -54,17 +55,19 @@ def templates_cache() -> FileSystemBytecodeCache | None:
     return _TemplatesCache(str(folder))
 
 
-class PageView(DefaultJinjaPageView):
+class _CompiledOnce:
+    """A GX view whose Jinja environment keeps its compiled templates (`templates_cache`)."""
+
+    env: Any
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.env.bytecode_cache = templates_cache()
+
+
+class PageView(_CompiledOnce, DefaultJinjaPageView):
     """GX's page view (a suite's, a validation's), its templates compiled once."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = templates_cache()
 
-
-class IndexPageView(DefaultJinjaIndexPageView):
+class IndexPageView(_CompiledOnce, DefaultJinjaIndexPageView):
     """GX's index page view, its templates compiled once."""
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.env.bytecode_cache = templates_cache()
